@@ -1,0 +1,99 @@
+"""Decode any container/codec to mono float32 at the engine's sample rate.
+
+FFmpeg (through PyAV) reads nearly everything, audio tracks of videos included. A few
+real Ogg Vorbis files make FFmpeg fail in header parsing while libvorbis reads them fine,
+so libsndfile (soundfile) is the fallback; its blocks go through the same FFmpeg
+resampler, so both paths produce identical sample streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+
+Chunk = np.ndarray  # 1-D float32, mono, at config.sample_rate
+
+
+class DecodeError(ValueError):
+    """The file holds no audio that either decoder can read."""
+
+
+def _resampler(rate: int) -> av.AudioResampler:
+    return av.AudioResampler(format="flt", layout="mono", rate=rate)
+
+
+def _frames_to_chunks(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[Chunk]:
+    resampler = _resampler(rate)
+    for frame in frames:
+        frame.pts = None  # let the resampler count samples itself (robust to odd timestamps)
+        for out in resampler.resample(frame):
+            yield out.to_ndarray().reshape(-1)
+    for out in resampler.resample(None):
+        yield out.to_ndarray().reshape(-1)
+
+
+def _decode_ffmpeg(path: Path, rate: int) -> Iterator[Chunk]:
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise DecodeError(f"{path.name}: no audio stream")
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        yield from _frames_to_chunks(container.decode(stream), rate)
+
+
+def _soundfile_frames(path: Path, block: int = 65536) -> Iterator[av.AudioFrame]:
+    with soundfile.SoundFile(str(path)) as f:
+        for data in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+            mono = data.mean(axis=1, dtype=np.float32).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono), format="flt", layout="mono")
+            frame.sample_rate = f.samplerate
+            yield frame
+
+
+def _decode_soundfile(path: Path, rate: int) -> Iterator[Chunk]:
+    yield from _frames_to_chunks(_soundfile_frames(path), rate)
+
+
+def stream(path: str | Path, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
+    """Yield the decoded audio in chunks, never holding the whole file at its own rate.
+
+    Falls back to libsndfile only if FFmpeg fails before producing any audio: a failure
+    halfway through a file is reported rather than silently restarted.
+    """
+    path = Path(path)
+    produced = False
+    try:
+        for chunk in _decode_ffmpeg(path, config.sample_rate):
+            produced = True
+            yield chunk
+        return
+    except (av.FFmpegError, DecodeError) as ffmpeg_error:
+        if produced:
+            raise DecodeError(f"{path.name}: decoding failed midway: {ffmpeg_error}") from ffmpeg_error
+        first_error = ffmpeg_error
+    try:
+        yield from _decode_soundfile(path, config.sample_rate)
+    except (soundfile.LibsndfileError, RuntimeError, av.FFmpegError) as sf_error:
+        raise DecodeError(f"{path.name}: not readable audio ({first_error}; {sf_error})") from sf_error
+
+
+def load(path: str | Path, config: EngineConfig = DEFAULT, max_seconds: float | None = None) -> np.ndarray:
+    """Decode a file to one array, stopping after `max_seconds` when given."""
+    limit = None if max_seconds is None else int(max_seconds * config.sample_rate)
+    chunks: list[np.ndarray] = []
+    total = 0
+    for chunk in stream(path, config):
+        chunks.append(chunk)
+        total += len(chunk)
+        if limit is not None and total >= limit:
+            break
+    if not chunks:
+        raise DecodeError(f"{Path(path).name}: no audio samples")
+    samples = np.concatenate(chunks)
+    return samples[:limit] if limit is not None else samples

@@ -1,0 +1,124 @@
+"""Peaks → landmark hashes with their times.
+
+A landmark is an anchor peak with two later peaks (a triplet, as in Panako and Olaf).
+Pairs (Wang 2003) proved too unspecific for music: notes sit on a semitone grid and
+intervals are mostly unisons, octaves and fifths, so a 20-bit pair hash carried only
+15 bits of entropy and matched 45 reference entries per look-up (docs/engine.md).
+Its 31-bit hash packs, most significant first:
+
+    anchor bin (f_bits) | bin difference to target 1, to target 2 (df_bits each)
+    | time ratio dt1/dt2 (ratio_bits) | time span dt2 on a log scale (span_bits)
+
+Frequency differences on the log axis are the same at any pitch, and the time ratio
+is the same at any tempo, so only the anchor bin and the span move when a query is
+pitched or stretched; `warp` undoes a hypothesised (pitch shift, tempo factor) on the
+query's landmarks before quantising, so the reference is stored once, unwarped. The
+span's log bins are wide enough that a few tempo hypotheses cover ±6 %.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from typing import NamedTuple
+
+import numpy as np
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.peaks import Peaks
+
+
+class Landmarks(NamedTuple):
+    """Anchor/target triplets, unquantised."""
+
+    t: np.ndarray  # int32 anchor frame
+    f: np.ndarray  # float32 anchor log bin
+    df1: np.ndarray  # float32 bin of target 1 minus anchor bin
+    df2: np.ndarray  # float32 bin of target 2 minus anchor bin
+    dt1: np.ndarray  # int32 frames from anchor to target 1 (dt1 <= dt2)
+    dt2: np.ndarray  # int32 frames from anchor to target 2
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+class Hashes(NamedTuple):
+    hash: np.ndarray  # uint32
+    t: np.ndarray  # float32 anchor frame, in reference time for warped queries
+
+
+def _targets(peaks: Peaks, fanout: int, config: EngineConfig) -> np.ndarray:
+    """(peaks, fanout) matrix of each anchor's targets in time order, -1 where fewer.
+
+    The targets are the `fanout` *strongest* peaks of the zone, not the nearest: the
+    query keeps more peaks than the reference, and its extra weak peaks must not push
+    the strong ones both sides share out of the selection.
+    """
+    n = len(peaks)
+    df_max = 2 ** (config.df_bits - 1) - 1
+    chosen = np.full((n, fanout), -1, dtype=np.int64)
+    # how many later peaks can fall inside the zone's time span
+    reach = int(np.max(np.searchsorted(peaks.t, peaks.t + config.dt_max, side="right") - np.arange(n), initial=1))
+    reach = min(reach, n - 1)
+    if reach <= 0:
+        return chosen
+    anchor = np.arange(n)[:, None]
+    target = np.minimum(anchor + np.arange(1, reach + 1)[None, :], n - 1)
+    dt = peaks.t[target] - peaks.t[anchor]
+    df = peaks.f[target] - peaks.f[anchor]
+    valid = (target > anchor) & (dt >= config.dt_min) & (dt <= config.dt_max) & (np.abs(df) <= df_max)
+    strength = np.where(valid, peaks.strength[target], -np.inf)
+    top = np.argsort(-strength, axis=1, kind="stable")[:, :fanout]
+    top_valid = np.take_along_axis(valid, top, axis=1)
+    picked = np.where(top_valid, np.take_along_axis(target, top, axis=1), np.iinfo(np.int64).max)
+    picked.sort(axis=1)  # time order; missing ones sort last
+    width = picked.shape[1]
+    chosen[:, :width] = np.where(picked == np.iinfo(np.int64).max, -1, picked)
+    return chosen
+
+
+def landmarks(peaks: Peaks, fanout: int, config: EngineConfig = DEFAULT) -> Landmarks:
+    """Every anchor with each pair of its first `fanout` targets in the target zone."""
+    chosen = _targets(peaks, fanout, config)
+    anchors, firsts, seconds = [], [], []
+    for u, v in combinations(range(fanout), 2):
+        ok = chosen[:, v] >= 0  # targets fill left to right, so v present implies u present
+        # Two targets on one frequency are one sustained tone: any two pieces in the same
+        # key share such triplets, and they made most chance alignments (docs/engine.md).
+        ok &= np.abs(np.rint(peaks.f[chosen[:, u]]) - np.rint(peaks.f[chosen[:, v]])) >= 1
+        anchors.append(np.nonzero(ok)[0])
+        firsts.append(chosen[ok, u])
+        seconds.append(chosen[ok, v])
+    a = np.concatenate(anchors) if anchors else np.empty(0, np.int64)
+    b = np.concatenate(firsts) if firsts else np.empty(0, np.int64)
+    c = np.concatenate(seconds) if seconds else np.empty(0, np.int64)
+    order = np.argsort(a, kind="stable")
+    a, b, c = a[order], b[order], c[order]
+    return Landmarks(
+        t=peaks.t[a],
+        f=peaks.f[a],
+        df1=peaks.f[b] - peaks.f[a],
+        df2=peaks.f[c] - peaks.f[a],
+        dt1=peaks.t[b] - peaks.t[a],
+        dt2=peaks.t[c] - peaks.t[a],
+    )
+
+
+def warp(marks: Landmarks, config: EngineConfig = DEFAULT, pitch: float = 0.0, tempo: float = 1.0) -> Hashes:
+    """Quantise landmarks as if the query were shifted by -`pitch` bins and stretched by `tempo`.
+
+    `tempo` maps query time to reference time (a query played 5 % fast needs 1.05).
+    Landmarks whose anchor leaves the frequency axis after the shift are dropped.
+    """
+    half = 2 ** (config.df_bits - 1)
+    f = np.rint(marks.f - pitch).astype(np.int64)
+    df1 = np.rint(marks.df1).astype(np.int64) + half
+    df2 = np.rint(marks.df2).astype(np.int64) + half
+    ratio = np.rint(marks.dt1 / marks.dt2 * (2**config.ratio_bits - 1)).astype(np.int64)
+    span = np.rint(np.log(marks.dt2 * tempo) / math.log1p(config.span_step)).astype(np.int64)
+    span = np.clip(span - config.span_origin, 0, 2**config.span_bits - 1)
+    ok = (f >= 0) & (f < 2**config.f_bits)
+    code = f
+    for field, bits in ((df1, config.df_bits), (df2, config.df_bits), (ratio, config.ratio_bits), (span, config.span_bits)):
+        code = (code << bits) | field
+    return Hashes(code[ok].astype(np.uint32), (marks.t[ok] * tempo).astype(np.float32))

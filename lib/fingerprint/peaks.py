@@ -1,0 +1,64 @@
+"""Spectrogram → spectral peaks (the constellation).
+
+A peak is a local maximum of the log spectrogram. Peaks are ranked by prominence over
+the local spectral envelope (not by raw level), so an equaliser or a band-pass changes
+which peaks exist far less than it changes their loudness; and a fixed number of the
+most prominent peaks is kept per second, so density does not depend on loudness or
+genre. The reference side keeps few peaks (a small index), the query side many (it has
+to find the reference's peaks among noise).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.ndimage import maximum_filter, uniform_filter1d
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+
+
+class Peaks(NamedTuple):
+    """Peaks sorted by time: frame index, fractional log-frequency bin, prominence (dB)."""
+
+    t: np.ndarray  # int32
+    f: np.ndarray  # float32
+    strength: np.ndarray  # float32
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+def _refine_frequency(spec: np.ndarray, t: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Sub-bin position by a parabola through the peak and its two neighbours."""
+    inner = np.clip(f, 1, spec.shape[1] - 2)
+    left, mid, right = spec[t, inner - 1], spec[t, inner], spec[t, inner + 1]
+    denom = left - 2.0 * mid + right
+    safe = np.where(np.abs(denom) > 1e-6, denom, -1.0)
+    delta = np.where(np.abs(denom) > 1e-6, 0.5 * (left - right) / safe, 0.0)
+    return (inner + np.clip(delta, -0.5, 0.5)).astype(np.float32)
+
+
+def find_peaks(spec: np.ndarray, per_second: float, config: EngineConfig = DEFAULT) -> Peaks:
+    """Return the `per_second` most prominent local maxima of each second of `spec`."""
+    size = (2 * config.peak_time_radius + 1, 2 * config.peak_freq_radius + 1)
+    is_max = spec == maximum_filter(spec, size=size, mode="nearest")
+    frame_level = spec.max(axis=1)
+    audible = frame_level > frame_level.max() + config.silence_db
+    is_max &= audible[:, None]
+    # at the edges the neighbourhood is cut off, so maxima there are not maxima of the music
+    is_max[: config.peak_time_radius] = False
+    is_max[len(spec) - config.peak_time_radius :] = False
+    t, f = np.nonzero(is_max)
+    prominence = (spec - uniform_filter1d(spec, config.envelope_bins, axis=1, mode="nearest"))[t, f]
+
+    block = max(1, int(round(1.0 / config.frame_seconds)))
+    keep_per_block = max(1, int(round(per_second * block * config.frame_seconds)))
+    order = np.lexsort((-prominence, t // block))
+    block_of = (t // block)[order]
+    first_in_block = np.searchsorted(block_of, block_of, side="left")
+    rank = np.arange(len(order)) - first_in_block
+    kept = np.sort(order[rank < keep_per_block])  # back to (t, f) order
+
+    t, f = t[kept].astype(np.int32), f[kept]
+    return Peaks(t, _refine_frequency(spec, t, f), prominence[kept].astype(np.float32))

@@ -1,0 +1,36 @@
+"""The engine read top to bottom: samples → spectrogram → peaks → landmarks → hashes / matches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.hashes import Landmarks, landmarks, warp
+from lib.fingerprint.index import Index, TrackPrint
+from lib.fingerprint.match import Match, find_matches
+from lib.fingerprint.peaks import find_peaks
+from lib.fingerprint.spectrogram import spectrogram
+
+
+def reference_print(track_id: str, samples: np.ndarray, config: EngineConfig = DEFAULT) -> TrackPrint:
+    """The sparse fingerprint stored for a catalog track (each (hash, time) once)."""
+    spec = spectrogram(samples, config)
+    marks = landmarks(find_peaks(spec, config.ref_peaks_per_second, config), config.ref_fanout, config)
+    hashes = warp(marks, config)
+    packed = np.unique((hashes.hash.astype(np.uint64) << np.uint64(32)) | hashes.t.astype(np.uint64))
+    return TrackPrint(
+        track_id=track_id,
+        hashes=(packed >> np.uint64(32)).astype(np.uint32),
+        times=(packed & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+        n_frames=len(spec),
+    )
+
+
+def query_landmarks(samples: np.ndarray, config: EngineConfig = DEFAULT) -> Landmarks:
+    """The dense landmarks of a query: more peaks and pairs than a reference keeps."""
+    spec = spectrogram(samples, config)
+    return landmarks(find_peaks(spec, config.query_peaks_per_second, config), config.query_fanout, config)
+
+
+def identify(samples: np.ndarray, index: Index, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
+    return find_matches(query_landmarks(samples, config), index, config, limit)

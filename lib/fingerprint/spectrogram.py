@@ -1,0 +1,52 @@
+"""Samples → log-magnitude spectrogram on a log-frequency axis.
+
+On a log-frequency axis a pitch change (or the pitch half of a speed change) is a plain
+vertical shift, which is what lets the matcher undo it with a handful of hypotheses
+instead of re-indexing the catalog. The axis is built by pooling STFT power into
+triangular bands; at low frequencies, where a band is narrower than an STFT bin, the
+triangle is widened to one bin so that every band sees some energy (interpolation).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+
+
+@lru_cache(maxsize=8)
+def log_filterbank(config: EngineConfig) -> np.ndarray:
+    """Matrix (n_fft/2+1, n_bins) mapping STFT power to log-spaced bands (rows sum to 1)."""
+    bin_hz = config.sample_rate / config.n_fft
+    freqs = np.arange(config.n_fft // 2 + 1) * bin_hz
+    k = np.arange(-1, config.n_bins + 1)
+    centres = config.f_min * 2.0 ** (k / config.bins_per_octave)
+    weights = np.zeros((len(freqs), config.n_bins), dtype=np.float32)
+    for band in range(config.n_bins):
+        lo, mid, hi = centres[band], centres[band + 1], centres[band + 2]
+        left = max(mid - lo, bin_hz)
+        right = max(hi - mid, bin_hz)
+        rise = (freqs - (mid - left)) / left
+        fall = ((mid + right) - freqs) / right
+        weights[:, band] = np.clip(np.minimum(rise, fall), 0.0, None)
+    weights /= weights.sum(axis=0, keepdims=True)
+    return weights
+
+
+@lru_cache(maxsize=8)
+def _window(n_fft: int) -> np.ndarray:
+    return np.hanning(n_fft).astype(np.float32)
+
+
+def spectrogram(samples: np.ndarray, config: EngineConfig = DEFAULT) -> np.ndarray:
+    """Return log power in dB, shape (frames, n_bins); frame i starts at sample i * hop."""
+    if len(samples) < config.n_fft:
+        samples = np.pad(samples, (0, config.n_fft - len(samples)))
+    frames = sliding_window_view(samples.astype(np.float32, copy=False), config.n_fft)[:: config.hop]
+    spectrum = np.fft.rfft(frames * _window(config.n_fft), axis=1)
+    power = spectrum.real**2 + spectrum.imag**2
+    bands = power.astype(np.float32) @ log_filterbank(config)
+    return 10.0 * np.log10(bands + 1e-10, dtype=np.float32)
