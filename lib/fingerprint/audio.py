@@ -19,6 +19,10 @@ from lib.fingerprint.config import DEFAULT, EngineConfig
 
 Chunk = np.ndarray  # 1-D float32, mono, at config.sample_rate
 
+# Containers libsndfile reads natively. The fallback is tried only on these: for MPEG
+# audio FFmpeg is the better decoder, and libsndfile's MP3 probe prints to stderr.
+_SNDFILE_MAGIC = (b"OggS", b"fLaC", b"RIFF", b"RIFX", b"RF64", b"FORM", b"MATLAB 5.0", b".snd", b"caff")
+
 
 class DecodeError(ValueError):
     """The file holds no audio that either decoder can read."""
@@ -43,7 +47,6 @@ def _decode_ffmpeg(path: Path, rate: int) -> Iterator[Chunk]:
         if not container.streams.audio:
             raise DecodeError(f"{path.name}: no audio stream")
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
         yield from _frames_to_chunks(container.decode(stream), rate)
 
 
@@ -77,6 +80,9 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
         if produced:
             raise DecodeError(f"{path.name}: decoding failed midway: {ffmpeg_error}") from ffmpeg_error
         first_error = ffmpeg_error
+    with path.open("rb") as f:
+        if not f.read(16).startswith(_SNDFILE_MAGIC):
+            raise DecodeError(f"{path.name}: not readable audio ({first_error})") from first_error
     try:
         yield from _decode_soundfile(path, config.sample_rate)
     except (soundfile.LibsndfileError, RuntimeError, av.FFmpegError) as sf_error:

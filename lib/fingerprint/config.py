@@ -39,6 +39,7 @@ class EngineConfig:
     ref_peaks_per_second: float = 14.0
     query_peaks_per_second: float = 30.0
     silence_db: float = -60.0  # below the file's loudest frame: treated as silence
+    silence_floor_db: float = -60.0  # absolute band power (full-scale sine: about +45 dB)
 
     # hashes: an anchor with pairs of its `fanout` strongest peaks in the target zone
     # (dt_min..dt_max frames later, within 2**(df_bits - 1) bins); see hashes.py.
@@ -70,7 +71,7 @@ class EngineConfig:
 
     @property
     def span_origin(self) -> int:
-        return int(math.floor(math.log(self.dt_min) / math.log1p(self.span_step)))
+        return math.floor(math.log(self.dt_min) / math.log1p(self.span_step))
 
     @property
     def frame_seconds(self) -> float:
@@ -79,12 +80,12 @@ class EngineConfig:
     @property
     def pitch_shifts(self) -> list[float]:
         """Pitch hypotheses in log bins, from -pitch_range to +pitch_range."""
-        n = int(round(self.pitch_range / self.pitch_step))
+        n = round(self.pitch_range / self.pitch_step)
         return [k * self.pitch_step for k in range(-n, n + 1)]
 
     @property
     def tempo_factors(self) -> list[float]:
-        n = int(round(self.tempo_range / self.tempo_step))
+        n = round(self.tempo_range / self.tempo_step)
         return [1.0 + k * self.tempo_step for k in range(-n, n + 1)]
 
     def pitch_factor(self, shift_bins: float) -> float:
@@ -98,9 +99,7 @@ class EngineConfig:
     def layout_key(self) -> str:
         """Identifies every parameter that changes the stored reference hashes."""
         stored = {
-            k: v
-            for k, v in asdict(self).items()
-            if not k.startswith(("query_", "pitch_", "tempo_", "offset_", "min_"))
+            k: v for k, v in asdict(self).items() if not k.startswith(("query_", "pitch_", "tempo_", "offset_", "min_"))
         }
         return ";".join(f"{k}={v}" for k, v in sorted(stored.items()))
 

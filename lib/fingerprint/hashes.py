@@ -19,8 +19,8 @@ span's log bins are wide enough that a few tempo hypotheses cover ±6 %.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import combinations
-from typing import NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,8 @@ from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.peaks import Peaks
 
 
-class Landmarks(NamedTuple):
+@dataclass(frozen=True)
+class Landmarks:
     """Anchor/target triplets, unquantised."""
 
     t: np.ndarray  # int32 anchor frame
@@ -42,7 +43,8 @@ class Landmarks(NamedTuple):
         return len(self.t)
 
 
-class Hashes(NamedTuple):
+@dataclass(frozen=True)
+class Hashes:
     hash: np.ndarray  # uint32
     t: np.ndarray  # float32 anchor frame, in reference time for warped queries
 
@@ -119,6 +121,11 @@ def warp(marks: Landmarks, config: EngineConfig = DEFAULT, pitch: float = 0.0, t
     span = np.clip(span - config.span_origin, 0, 2**config.span_bits - 1)
     ok = (f >= 0) & (f < 2**config.f_bits)
     code = f
-    for field, bits in ((df1, config.df_bits), (df2, config.df_bits), (ratio, config.ratio_bits), (span, config.span_bits)):
+    for field, bits in (
+        (df1, config.df_bits),
+        (df2, config.df_bits),
+        (ratio, config.ratio_bits),
+        (span, config.span_bits),
+    ):
         code = (code << bits) | field
     return Hashes(code[ok].astype(np.uint32), (marks.t[ok] * tempo).astype(np.float32))

@@ -24,7 +24,6 @@ import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 
-
 _GOLDEN = np.uint64(0x9E3779B1)  # Knuth's multiplicative constant: spreads skewed codes evenly
 
 
@@ -58,12 +57,13 @@ class Index:
     def build(cls, prints: Iterable[TrackPrint], config: EngineConfig = DEFAULT) -> Index:
         prints = list(prints)
         lengths = np.array([p.n_frames for p in prints], dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        if starts.size and starts[-1] + lengths[-1] >= 2**32:
+        starts = np.cumsum(lengths) - lengths
+        if lengths.sum() >= 2**32:
             raise OverflowError("catalog longer than the uint32 timeline (~38,000 hours)")
         hashes = np.concatenate([p.hashes for p in prints] or [np.empty(0, np.uint32)])
         frames = np.concatenate(
-            [p.times.astype(np.uint32) + np.uint32(s) for p, s in zip(prints, starts)] or [np.empty(0, np.uint32)]
+            [p.times.astype(np.uint32) + np.uint32(s) for p, s in zip(prints, starts, strict=True)]
+            or [np.empty(0, np.uint32)]
         )
         row_bits = int(np.clip(np.ceil(np.log2(max(len(hashes), 1))), 16, 30))
         rows = _rows(hashes, row_bits)

@@ -53,7 +53,7 @@ def _probes(marks: Landmarks, grid: list[tuple[float, float]], config: EngineCon
     return _Probes(
         hash=np.concatenate([h.hash for h in parts]),
         t_ref=np.concatenate([h.t for h in parts]),
-        t_query=np.concatenate([h.t / tempo for h, (_, tempo) in zip(parts, grid)]),
+        t_query=np.concatenate([h.t / tempo for h, (_, tempo) in zip(parts, grid, strict=True)]),
         warp=np.concatenate([np.full(len(h.hash), i, dtype=np.int64) for i, h in enumerate(parts)]),
     )
 

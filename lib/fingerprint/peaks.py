@@ -10,7 +10,7 @@ to find the reference's peaks among noise).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter, uniform_filter1d
@@ -18,7 +18,8 @@ from scipy.ndimage import maximum_filter, uniform_filter1d
 from lib.fingerprint.config import DEFAULT, EngineConfig
 
 
-class Peaks(NamedTuple):
+@dataclass(frozen=True)
+class Peaks:
     """Peaks sorted by time: frame index, fractional log-frequency bin, prominence (dB)."""
 
     t: np.ndarray  # int32
@@ -44,7 +45,7 @@ def find_peaks(spec: np.ndarray, per_second: float, config: EngineConfig = DEFAU
     size = (2 * config.peak_time_radius + 1, 2 * config.peak_freq_radius + 1)
     is_max = spec == maximum_filter(spec, size=size, mode="nearest")
     frame_level = spec.max(axis=1)
-    audible = frame_level > frame_level.max() + config.silence_db
+    audible = frame_level > max(frame_level.max() + config.silence_db, config.silence_floor_db)
     is_max &= audible[:, None]
     # at the edges the neighbourhood is cut off, so maxima there are not maxima of the music
     is_max[: config.peak_time_radius] = False
@@ -52,8 +53,8 @@ def find_peaks(spec: np.ndarray, per_second: float, config: EngineConfig = DEFAU
     t, f = np.nonzero(is_max)
     prominence = (spec - uniform_filter1d(spec, config.envelope_bins, axis=1, mode="nearest"))[t, f]
 
-    block = max(1, int(round(1.0 / config.frame_seconds)))
-    keep_per_block = max(1, int(round(per_second * block * config.frame_seconds)))
+    block = max(1, round(1.0 / config.frame_seconds))
+    keep_per_block = max(1, round(per_second * block * config.frame_seconds))
     order = np.lexsort((-prominence, t // block))
     block_of = (t // block)[order]
     first_in_block = np.searchsorted(block_of, block_of, side="left")

@@ -1,0 +1,68 @@
+"""The in-process "upstream fingerprint provider": identify, add, remove.
+
+It joins the catalog (metadata and stored fingerprints) with the in-memory index the
+matcher needs, and keeps the index in step with the catalog: an add or a remove
+invalidates it, and the next identify rebuilds it from the stored fingerprints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lib.fingerprint import audio
+from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.index import Index, TrackPrint
+from lib.fingerprint.match import Match
+from lib.fingerprint.pipeline import identify, reference_print
+from lib.store import Catalog, Track
+
+
+@dataclass(frozen=True)
+class Identified:
+    match: Match
+    track: Track
+
+
+class Engine:
+    def __init__(self, catalog: Catalog, config: EngineConfig = DEFAULT) -> None:
+        self.catalog = catalog
+        self.config = config
+        self._index: Index | None = None
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            self._index = Index.build(self.catalog.prints(), self.config)
+        return self._index
+
+    def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
+        added = self.catalog.add(track, fingerprint, audio_sha1)
+        if added:
+            self._index = None
+        return added
+
+    def add_file(self, track: Track, path: str | Path) -> bool:
+        samples = audio.load(path, self.config)
+        track = track.model_copy(update={"duration": len(samples) / self.config.sample_rate})
+        return self.add(track, reference_print(track.track_id, samples, self.config))
+
+    def remove(self, track_id: str) -> bool:
+        removed = self.catalog.remove(track_id)
+        if removed and self._index is not None:
+            self._index.remove(track_id)
+        return removed
+
+    def identify(
+        self, query: str | Path | np.ndarray, limit: int = 5, max_seconds: float | None = None
+    ) -> list[Identified]:
+        """Match a file (or decoded samples) against the catalog, best first."""
+        samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
+        found = []
+        for match in identify(samples, self.index, self.config, limit):
+            track = self.catalog.get(match.track_id)
+            if track is not None:
+                found.append(Identified(match, track))
+        return found

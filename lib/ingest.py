@@ -1,0 +1,177 @@
+"""Bulk ingest of a folder or a CSV into the catalog, in parallel across cores.
+
+Workers decode and fingerprint; only the parent process writes to SQLite (one writer,
+one transaction per track). Files whose audio is already in the catalog (same SHA-1)
+are skipped, which is also how an interrupted ingest resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mutagen
+from pydantic import ValidationError
+
+from lib.engine import Engine
+from lib.fingerprint import audio
+from lib.fingerprint.config import EngineConfig
+from lib.fingerprint.index import TrackPrint
+from lib.fingerprint.pipeline import reference_print
+from lib.store import Track
+
+AUDIO_EXTENSIONS = {
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".mp4",
+    ".webm",
+    ".mkv",
+    ".aif",
+    ".aiff",
+    ".wma",
+}
+
+_TAGS = {
+    "title": "title",
+    "artist": "artist",
+    "album": "album",
+    "release_date": "date",
+    "isrc": "isrc",
+    "label": "organization",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """A file to ingest and the metadata known for it before decoding."""
+
+    path: Path
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    added: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds_audio: float = 0.0
+    seconds_wall: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def realtime(self) -> float:
+        return self.seconds_audio / self.seconds_wall if self.seconds_wall else 0.0
+
+
+def discover(source: str | Path) -> list[Item]:
+    """A folder (recursively, tags read later) or a CSV of path + metadata columns."""
+    source = Path(source)
+    if source.is_dir():
+        return [Item(p) for p in sorted(source.rglob("*")) if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()]
+    if source.suffix.lower() == ".csv":
+        with source.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+        if rows and "path" not in rows[0]:
+            raise ValueError(f"{source}: the CSV needs a 'path' column")
+        return [
+            Item(source.parent / row.pop("path"), {k: v for k, v in row.items() if k and v is not None}) for row in rows
+        ]
+    if source.is_file():
+        return [Item(source)]
+    raise FileNotFoundError(f"{source}: no such file or folder")
+
+
+def read_tags(path: Path) -> dict[str, str]:
+    """Title, artist, album... from the file's own tags; the file name when untitled."""
+    found: dict[str, str] = {}
+    try:
+        tags = mutagen.File(str(path), easy=True)
+    except mutagen.MutagenError:
+        tags = None
+    if tags is not None and tags.tags is not None:
+        for column, key in _TAGS.items():
+            values = tags.tags.get(key)
+            if values:
+                found[column] = str(values[0])
+    found.setdefault("title", path.stem)
+    return found
+
+
+def sha1_of(path: Path) -> str:
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Result:
+    item: Item
+    sha1: str
+    track: Track | None = None
+    fingerprint: TrackPrint | None = None
+    error: str | None = None
+
+
+def _fingerprint(item: Item, known: frozenset[str], config: EngineConfig) -> _Result:
+    """Worker: hash, decode and fingerprint one file (never raises)."""
+    try:
+        sha1 = sha1_of(item.path)
+        if sha1 in known:
+            return _Result(item, sha1)
+        metadata = {"track_id": "T" + sha1[:16], **read_tags(item.path), **item.metadata}
+        samples = audio.load(item.path, config)
+        track = Track.model_validate({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
+        return _Result(item, sha1, track, reference_print(track.track_id, samples, config))
+    except (OSError, ValueError, ValidationError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return _Result(item, "", error=f"{item.path}: {message}")
+
+
+def _run(items: list[Item], known: frozenset[str], config: EngineConfig, jobs: int) -> Iterator[_Result]:
+    if jobs <= 1:
+        for item in items:
+            yield _fingerprint(item, known, config)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(_fingerprint, items, [known] * len(items), [config] * len(items), chunksize=1)
+
+
+def ingest(engine: Engine, items: Iterable[Item], jobs: int | None = None, progress: bool = True) -> Summary:
+    from tqdm import tqdm
+
+    items = list(items)
+    jobs = jobs or os.cpu_count() or 1
+    known = frozenset(engine.catalog.known_sha1s())
+    summary = Summary()
+    start = time.perf_counter()
+    bar = tqdm(total=len(items), unit="file", disable=not progress, dynamic_ncols=True)
+    for result in _run(items, known, engine.config, jobs):
+        bar.update()
+        if result.error:
+            summary.failed += 1
+            summary.errors.append(result.error)
+            bar.write(f"error: {result.error}")
+        elif result.track is None or result.fingerprint is None:
+            summary.skipped += 1
+        elif engine.add(result.track, result.fingerprint, result.sha1):
+            summary.added += 1
+            summary.seconds_audio += result.track.duration
+        else:
+            summary.skipped += 1
+    bar.close()
+    summary.seconds_wall = time.perf_counter() - start
+    return summary

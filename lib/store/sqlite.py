@@ -1,0 +1,158 @@
+"""The embedded catalog: one SQLite file in WAL mode.
+
+Fingerprints are stored one row per track, as two little-endian uint32 blobs (hashes
+and anchor frames), not one row per hash: Dejavu's row-per-hash table makes ingest and
+loading orders of magnitude slower. Each track is written in one transaction with its
+fingerprint, so an interrupted ingest leaves only whole tracks and simply resumes
+(files already present, by content hash, are skipped).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.index import TrackPrint
+from lib.store.models import Track
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (
+    track_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '', artist TEXT NOT NULL DEFAULT '', album TEXT NOT NULL DEFAULT '',
+    release_date TEXT NOT NULL DEFAULT '', isrc TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '',
+    song_link TEXT NOT NULL DEFAULT '', cover_url TEXT NOT NULL DEFAULT '',
+    duration REAL NOT NULL DEFAULT 0,
+    content_id INTEGER NOT NULL DEFAULT 0, exclusive INTEGER NOT NULL DEFAULT 0,
+    audio_sha1 TEXT UNIQUE,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    track_id TEXT PRIMARY KEY REFERENCES tracks(track_id) ON DELETE CASCADE,
+    n_frames INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    times BLOB NOT NULL
+);
+"""
+
+_FIELDS = list(Track.model_fields)
+
+
+class LayoutMismatch(RuntimeError):
+    """The catalog's fingerprints were made with another hash layout: re-ingest."""
+
+
+class Catalog:
+    """Tracks and fingerprints in one SQLite file.
+
+    >>> with Catalog("data/cleared.db") as catalog:
+    ...     catalog.count()
+    """
+
+    def __init__(self, path: str | Path, config: EngineConfig = DEFAULT) -> None:
+        self.path = Path(path)
+        self.config = config
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        layout = self.config.layout_key()
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('layout', ?)", (layout,))
+        elif row[0] != layout:
+            if self.count():
+                raise LayoutMismatch(
+                    f"{self.path} holds fingerprints made with another engine layout; "
+                    "ingest the music again into a new database"
+                )
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'layout'", (layout,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
+        """Store a track with its fingerprint; False if its id or its audio is already there."""
+        values = track.model_dump()
+        columns = [*_FIELDS, "audio_sha1", "added_at"]
+        params = [values[f] for f in _FIELDS] + [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds")]
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", params
+                )
+                self._db.execute(
+                    "INSERT INTO fingerprints (track_id, n_frames, hashes, times) VALUES (?, ?, ?, ?)",
+                    (
+                        track.track_id,
+                        fingerprint.n_frames,
+                        fingerprint.hashes.astype("<u4").tobytes(),
+                        fingerprint.times.astype("<u4").tobytes(),
+                    ),
+                )
+        except sqlite3.IntegrityError as error:
+            if "UNIQUE" in str(error):  # same track_id or same audio: already there
+                return False
+            raise
+        return True
+
+    def known_sha1s(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT audio_sha1 FROM tracks WHERE audio_sha1 IS NOT NULL")}
+
+    def remove(self, track_id: str) -> bool:
+        """Delete a track and (by cascade) its fingerprint."""
+        with self._db:
+            return self._db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,)).rowcount > 0
+
+    def get(self, track_id: str) -> Track | None:
+        with closing(
+            self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?", (track_id,))
+        ) as cur:
+            row = cur.fetchone()
+        return Track(**dict(zip(_FIELDS, row, strict=True))) if row else None
+
+    def tracks(self) -> list[Track]:
+        rows = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM tracks ORDER BY track_id").fetchall()
+        return [Track(**dict(zip(_FIELDS, row, strict=True))) for row in rows]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0])
+
+    def prints(self) -> Iterator[TrackPrint]:
+        """Every stored fingerprint, in track_id order (the index's track numbering)."""
+        cursor = self._db.execute("SELECT track_id, n_frames, hashes, times FROM fingerprints ORDER BY track_id")
+        for track_id, n_frames, hashes, times in cursor:
+            yield TrackPrint(track_id, np.frombuffer(hashes, "<u4"), np.frombuffer(times, "<u4"), int(n_frames))
+
+    def stats(self) -> dict[str, float]:
+        tracks, seconds = self._db.execute("SELECT COUNT(*), COALESCE(SUM(duration), 0) FROM tracks").fetchone()
+        entries, blob_bytes = self._db.execute(
+            "SELECT COALESCE(SUM(LENGTH(hashes)) / 4, 0), COALESCE(SUM(LENGTH(hashes) + LENGTH(times)), 0)"
+            " FROM fingerprints"
+        ).fetchone()
+        return {
+            "tracks": tracks,
+            "hours": round(seconds / 3600, 3),
+            "hashes": entries,
+            "fingerprint_bytes": blob_bytes,
+            "file_bytes": self.path.stat().st_size,
+        }

@@ -1,0 +1,111 @@
+"""Decoding: every common container and codec, through PyAV and the libsndfile fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile
+from scipy.signal import resample_poly
+
+from lib.fingerprint import audio
+from lib.fingerprint.config import DEFAULT
+from lib.synth import RATE, song
+from tests.conftest import encode
+
+SECONDS = 6.0
+
+
+@pytest.fixture(scope="module")
+def source() -> np.ndarray:
+    return song(5, SECONDS)
+
+
+def _expected(source: np.ndarray) -> np.ndarray:
+    return resample_poly(source, DEFAULT.sample_rate, RATE)
+
+
+def _similarity(decoded: np.ndarray, expected: np.ndarray) -> float:
+    """Best normalised correlation over small lags (codecs add a few samples of delay)."""
+    n = min(len(decoded), len(expected)) - 400
+    return max(float(np.corrcoef(decoded[lag : lag + n], expected[200 : 200 + n])[0, 1]) for lag in range(0, 400, 2))
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "rate", "video"),
+    [
+        ("clip.wav", "pcm_s16le", RATE, None),
+        ("clip.flac", "flac", RATE, None),
+        ("clip.opus", "libopus", 48000, None),
+        ("clip.mp3", "libmp3lame", RATE, None),
+        ("clip.m4a", "aac", RATE, None),
+        ("clip.mp4", "aac", RATE, "mpeg4"),
+        ("clip.webm", "libopus", 48000, "libvpx"),
+    ],
+)
+def test_decodes_container_and_codec(
+    tmp_path: Path, source: np.ndarray, name: str, codec: str, rate: int, video: str | None
+) -> None:
+    samples = resample_poly(source, rate, RATE).astype(np.float32) if rate != RATE else source
+    decoded = audio.load(encode(tmp_path / name, samples, rate, codec, video))
+    assert decoded.dtype == np.float32
+    assert abs(len(decoded) / DEFAULT.sample_rate - SECONDS) < 0.1
+    assert _similarity(decoded, _expected(source)) > 0.9
+
+
+def test_ogg_vorbis(tmp_path: Path, source: np.ndarray) -> None:
+    path = tmp_path / "clip.ogg"
+    soundfile.write(path, source, RATE, format="OGG", subtype="VORBIS")
+    assert _similarity(audio.load(path), _expected(source)) > 0.9
+
+
+def test_stereo_is_downmixed(tmp_path: Path, source: np.ndarray) -> None:
+    path = tmp_path / "stereo.wav"
+    other = song(6, SECONDS)
+    soundfile.write(path, np.stack([source, other], axis=1), RATE)
+    decoded = audio.load(path)
+    # both channels are in the mix (FFmpeg downmixes at -3 dB each; the engine is level-free)
+    assert 0.4 < _similarity(decoded, _expected(source)) < 0.95
+    assert 0.4 < _similarity(decoded, _expected(other)) < 0.95
+
+
+def test_soundfile_fallback_matches_ffmpeg(tmp_path: Path, source: np.ndarray) -> None:
+    """The fallback path feeds the same resampler, so both decoders agree sample for sample."""
+    path = tmp_path / "clip.flac"
+    soundfile.write(path, source, RATE)
+    via_ffmpeg = audio.load(path)
+    via_soundfile = np.concatenate(list(audio._decode_soundfile(path, DEFAULT.sample_rate)))
+    assert len(via_soundfile) == len(via_ffmpeg)
+    assert np.max(np.abs(via_soundfile - via_ffmpeg)) < 1e-3
+
+
+def test_fallback_reads_what_ffmpeg_rejects(tmp_path: Path, source: np.ndarray) -> None:
+    """A real file FFmpeg cannot open (MATLAB 5 audio, libsndfile can): the fallback decodes it."""
+    path = tmp_path / "clip.mat"
+    soundfile.write(path, source, RATE, format="MAT5", subtype="FLOAT")
+    with pytest.raises(av.FFmpegError):
+        list(audio._decode_ffmpeg(path, DEFAULT.sample_rate))
+    assert _similarity(audio.load(path), _expected(source)) > 0.99
+
+
+def test_streams_in_chunks(tmp_path: Path, source: np.ndarray) -> None:
+    path = encode(tmp_path / "clip.mp3", source, RATE, "libmp3lame")
+    chunks = list(audio.stream(path))
+    assert len(chunks) > 10
+    assert max(len(c) for c in chunks) < DEFAULT.sample_rate
+
+
+def test_max_seconds_stops_early(tmp_path: Path, source: np.ndarray) -> None:
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, source, RATE)
+    assert len(audio.load(path, max_seconds=2.0)) == 2 * DEFAULT.sample_rate
+
+
+@pytest.mark.parametrize("content", [b"", b"not audio at all" * 100])
+def test_non_audio_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.mp3"
+    path.write_bytes(content)
+    with pytest.raises(audio.DecodeError, match=r"bad\.mp3"):
+        audio.load(path)

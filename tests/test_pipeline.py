@@ -1,0 +1,139 @@
+"""Each engine stage on generated signals, then the matcher end to end."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+from lib.fingerprint.config import DEFAULT
+from lib.fingerprint.hashes import landmarks, warp
+from lib.fingerprint.index import Index, TrackPrint
+from lib.fingerprint.match import find_matches
+from lib.fingerprint.peaks import find_peaks
+from lib.fingerprint.pipeline import identify, query_landmarks, reference_print
+from lib.fingerprint.spectrogram import spectrogram
+from lib.synth import song
+
+SR = DEFAULT.sample_rate
+FRAME = DEFAULT.frame_seconds
+
+
+def _tone(freq: float, seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return np.sin(2 * np.pi * freq * t).astype(np.float32)
+
+
+def test_spectrogram_places_a_tone_on_its_log_bin() -> None:
+    freq = DEFAULT.f_min * 2 ** (40 / DEFAULT.bins_per_octave)  # exactly bin 40
+    spec = spectrogram(_tone(freq))
+    assert spec.shape[1] == DEFAULT.n_bins
+    assert abs(int(np.median(spec.argmax(axis=1))) - 40) <= 1
+
+
+def test_pitch_shift_is_a_vertical_translation() -> None:
+    base = find_peaks(spectrogram(_tone(700.0)), 5)
+    shifted = find_peaks(spectrogram(_tone(700.0 * 2 ** (1 / 12))), 5)
+    shift = np.median(shifted.f) - np.median(base.f)
+    assert shift == pytest.approx(2.0, abs=0.2)  # one semitone = 2 bins at 24 per octave
+
+
+def test_peak_density_follows_the_setting(song_at_engine_rate: np.ndarray) -> None:
+    spec = spectrogram(song_at_engine_rate)
+    seconds = len(song_at_engine_rate) / SR
+    sparse, dense = find_peaks(spec, 10), find_peaks(spec, 30)
+    assert len(sparse) / seconds <= 10.5
+    assert len(dense) > 2 * len(sparse)
+    assert np.all(np.diff(dense.t) >= 0)
+
+
+def test_silence_has_no_peaks() -> None:
+    assert len(find_peaks(spectrogram(np.zeros(SR * 3, np.float32)), 30)) == 0
+
+
+def test_hash_fields_undo_a_warp(song_at_engine_rate: np.ndarray) -> None:
+    marks = landmarks(find_peaks(spectrogram(song_at_engine_rate), 14), 4)
+    assert len(marks) > 0
+    shifted = replace(marks, f=marks.f + 2.0)  # the same landmarks a semitone higher
+    assert np.array_equal(warp(shifted, pitch=2.0).hash, warp(marks).hash)
+    assert not np.array_equal(warp(shifted).hash, warp(marks).hash)
+    assert np.all(marks.dt1 <= marks.dt2)
+
+
+def test_index_keeps_every_entry_however_full_a_row() -> None:
+    same_hash = np.full(10_000, 12345, dtype=np.uint32)
+    prints = [TrackPrint(f"t{i}", same_hash, np.arange(10_000, dtype=np.uint32), 10_000) for i in range(3)]
+    index = Index.build(prints)
+    _probe, frames = index.lookup(np.array([12345], dtype=np.uint32))
+    assert len(frames) == 30_000
+    track, local = index.locate(frames)
+    assert np.bincount(track).tolist() == [10_000] * 3
+    assert sorted(local[track == 2].tolist()) == list(range(10_000))
+
+
+@pytest.fixture(scope="module")
+def small_index() -> Index:
+    tracks = [song(100 + i, 24.0) for i in range(4)]
+    return Index.build(
+        reference_print(f"song{i}", resample_poly(t, SR, 22050).astype(np.float32)) for i, t in enumerate(tracks)
+    )
+
+
+def _excerpt(seed: int, start: float, seconds: float, speed: float = 1.0) -> np.ndarray:
+    """An excerpt of song `seed`, optionally played `speed` times faster (pitch and tempo)."""
+    full = song(seed, 24.0)
+    clip = full[int(start * 22050) : int((start + seconds * speed) * 22050)]
+    # resampling to 22050 / speed and reading at 22050 plays it `speed` times faster
+    up, down = 1000, round(1000 * speed)
+    return resample_poly(resample_poly(clip, up, down), SR, 22050).astype(np.float32)
+
+
+def test_shifted_excerpt_found_at_its_offset(small_index: Index) -> None:
+    matches = identify(_excerpt(102, 7.3, 8.0), small_index)
+    assert matches and matches[0].track_id == "song2"
+    m = matches[0]
+    # reference time of the query's start: within one frame of 7.3 s
+    assert m.ref_start - m.query_start == pytest.approx(7.3, abs=FRAME)
+    assert m.speed == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("speed", [0.95, 0.97, 1.03, 1.05])
+def test_resampled_excerpt_found_at_its_speed(small_index: Index, speed: float) -> None:
+    matches = identify(_excerpt(101, 5.0, 8.0, speed), small_index)
+    assert matches and matches[0].track_id == "song1"
+    assert matches[0].speed == pytest.approx(speed, abs=0.01)
+    assert matches[0].pitch == pytest.approx(speed, abs=0.02)
+
+
+def test_noisy_excerpt_still_found(small_index: Index) -> None:
+    clip = _excerpt(103, 10.0, 8.0)
+    # 12 dB SNR; the benchmark measures the harder conditions (0-10 dB) on real music
+    noisy = clip + np.random.default_rng(3).standard_normal(len(clip)).astype(np.float32) * clip.std() * 0.25
+    matches = identify(noisy, small_index)
+    assert matches and matches[0].track_id == "song3"
+
+
+def test_noise_alone_matches_nothing(small_index: Index) -> None:
+    noise = np.random.default_rng(4).standard_normal(SR * 8).astype(np.float32)
+    assert identify(noise, small_index) == []
+
+
+def test_song_outside_the_index_matches_nothing(small_index: Index) -> None:
+    assert identify(_excerpt(999, 3.0, 10.0), small_index) == []
+
+
+def test_removed_track_no_longer_matches() -> None:
+    prints = [
+        reference_print(f"song{i}", resample_poly(song(100 + i, 24.0), SR, 22050).astype(np.float32)) for i in (0, 1)
+    ]
+    index = Index.build(prints)
+    marks = query_landmarks(_excerpt(100, 6.0, 8.0))
+    assert find_matches(marks, index)[0].track_id == "song0"
+    index.remove("song0")
+    assert [m.track_id for m in find_matches(marks, index)] == []
+
+
+def test_empty_index_matches_nothing() -> None:
+    assert find_matches(query_landmarks(_excerpt(100, 6.0, 8.0)), Index.build([])) == []

@@ -1,0 +1,75 @@
+"""The SQLite catalog: no duplicates, cascading removal, layout guard, crash safety."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib.fingerprint.config import DEFAULT
+from lib.fingerprint.index import TrackPrint
+from lib.store import Catalog, LayoutMismatch, Track
+
+
+def _print(track_id: str, n: int = 100) -> TrackPrint:
+    rng = np.random.default_rng(len(track_id))
+    return TrackPrint(track_id, rng.integers(0, 2**31, n).astype(np.uint32), np.arange(n, dtype=np.uint32), n)
+
+
+def test_add_get_and_fingerprints_round_trip(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as catalog:
+        fp = _print("a")
+        assert catalog.add(Track(track_id="a", title="A", content_id="yes", exclusive="0"), fp, "sha-a")
+        track = catalog.get("a")
+        assert track is not None and track.title == "A" and track.content_id and not track.exclusive
+        (stored,) = list(catalog.prints())
+        assert np.array_equal(stored.hashes, fp.hashes) and np.array_equal(stored.times, fp.times)
+
+
+def test_same_audio_or_id_is_not_added_twice(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as catalog:
+        assert catalog.add(Track(track_id="a"), _print("a"), "sha")
+        assert not catalog.add(Track(track_id="b"), _print("b"), "sha")
+        assert not catalog.add(Track(track_id="a"), _print("a"), "other")
+        assert catalog.count() == 1 and len(list(catalog.prints())) == 1
+
+
+def test_remove_removes_fingerprints(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as catalog:
+        catalog.add(Track(track_id="a"), _print("a"), "sha")
+        assert catalog.remove("a") and not catalog.remove("a")
+        assert list(catalog.prints()) == [] and catalog.get("a") is None
+
+
+def test_other_layout_is_refused(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as catalog:
+        catalog.add(Track(track_id="a"), _print("a"))
+    with pytest.raises(LayoutMismatch, match="ingest the music again"):
+        Catalog(tmp_path / "c.db", replace(DEFAULT, ref_fanout=3))
+    with Catalog(tmp_path / "c.db", replace(DEFAULT, query_fanout=9)) as catalog:  # query-side only: fine
+        assert catalog.count() == 1
+
+
+def test_a_failed_write_leaves_no_half_track(tmp_path: Path) -> None:
+    """The fingerprint insert fails after the track row: the transaction keeps neither."""
+    with Catalog(tmp_path / "c.db") as catalog:
+        catalog._db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON fingerprints BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        with pytest.raises(sqlite3.IntegrityError):
+            catalog.add(Track(track_id="a"), _print("a"), "sha")
+        assert catalog.count() == 0
+
+
+def test_wal_mode(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as catalog:
+        assert catalog._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "a/b"])
+def test_track_id_is_validated(bad: str) -> None:
+    with pytest.raises(ValueError):
+        Track(track_id=bad)
