@@ -137,3 +137,11 @@ def test_removed_track_no_longer_matches() -> None:
 
 def test_empty_index_matches_nothing() -> None:
     assert find_matches(query_landmarks(_excerpt(100, 6.0, 8.0)), Index.build([])) == []
+
+
+def test_threshold_grows_with_the_hypotheses_searched() -> None:
+    from lib.fingerprint.score import confidence, threshold
+
+    assert threshold(1) < threshold(45)
+    assert confidence(12, 1) >= 50 > confidence(12, 45)
+    assert confidence(200, 45) <= 100 and confidence(0, 1) == 0

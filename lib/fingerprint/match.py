@@ -44,11 +44,15 @@ class _Probes:
     warp: np.ndarray  # index into the warp grid
 
 
-def _warp_grid(config: EngineConfig) -> list[tuple[float, float]]:
+Warp = tuple[float, float]  # (pitch shift in log bins, tempo factor)
+IDENTITY: list[Warp] = [(0.0, 1.0)]
+
+
+def warp_grid(config: EngineConfig) -> list[Warp]:
     return [(p, r) for p in config.pitch_shifts for r in config.tempo_factors]
 
 
-def _probes(marks: Landmarks, grid: list[tuple[float, float]], config: EngineConfig) -> _Probes:
+def _probes(marks: Landmarks, grid: list[Warp], config: EngineConfig) -> _Probes:
     parts = [warp(marks, config, pitch, tempo) for pitch, tempo in grid]
     return _Probes(
         hash=np.concatenate([h.hash for h in parts]),
@@ -73,10 +77,23 @@ def _best_cells(cell: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarra
 
 
 def find_matches(marks: Landmarks, index: Index, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
-    """Return the tracks of `index` heard in the query, best first, at most `limit`."""
+    """Return the tracks of `index` heard in the query, best first, at most `limit`.
+
+    Unmodified audio is the common case and the cheapest: the identity warp is searched
+    first, and its answer stands if the fitted speed confirms it. Only otherwise is the
+    whole warp grid searched. Each search is judged against the chance level of its own
+    number of hypotheses (see score.py), so the first is both faster and more sensitive.
+    """
     if len(marks) == 0 or not index.track_ids:
         return []
-    grid = _warp_grid(config)
+    unwarped = search(marks, index, IDENTITY, config, limit)
+    if unwarped and abs(unwarped[0].speed - 1.0) < config.tempo_step / 3:
+        return unwarped
+    return search(marks, index, warp_grid(config), config, limit)
+
+
+def search(marks: Landmarks, index: Index, grid: list[Warp], config: EngineConfig, limit: int) -> list[Match]:
+    """Matches of `marks` in `index` under the warps of `grid`, best first."""
     probes = _probes(marks, grid, config)
     probe, frames = index.lookup(probes.hash)
     if len(probe) == 0:
@@ -104,7 +121,8 @@ def find_matches(marks: Landmarks, index: Index, config: EngineConfig = DEFAULT,
         if int(cell_track[k]) in index.removed:
             continue
         in_cell = (group == cell_group[k]) & (np.abs(offset_bin - keys[k] % (2 * _OFFSET_BIAS) - 0.5) <= 1.5)
-        match = _refine(in_cell, probe, probes, local, index, int(cell_track[k]), grid[int(cell_group[k] % n_warps)])
+        warp_k = grid[int(cell_group[k] % n_warps)]
+        match = _refine(in_cell, probe, probes, local, index, int(cell_track[k]), warp_k, n_warps)
         if match.score >= config.min_score:
             matches.append(match)
     matches.sort(key=lambda m: (-m.score, -m.aligned))
@@ -118,7 +136,8 @@ def _refine(
     local: np.ndarray,
     index: Index,
     track: int,
-    warp_hypothesis: tuple[float, float],
+    warp_hypothesis: Warp,
+    n_warps: int,
 ) -> Match:
     config = index.config
     pitch_shift, tempo = warp_hypothesis
@@ -137,7 +156,7 @@ def _refine(
     seconds = config.frame_seconds
     return Match(
         track_id=index.track_ids[track],
-        score=confidence(len(q)),
+        score=confidence(len(q), n_warps),
         aligned=len(q),
         query_start=round(q_start * seconds, 3),
         query_end=round(q_end * seconds, 3),
