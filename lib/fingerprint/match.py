@@ -19,6 +19,7 @@ from lib.fingerprint.index import Index
 from lib.fingerprint.score import confidence
 
 _OFFSET_BIAS = 2**24  # keeps offset bins non-negative inside the packed cell key
+_CELLS_PER_WARP = 2**33  # more than every offset bin of the uint32 timeline, biased
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,19 @@ def _probes(marks: Landmarks, grid: list[Warp], config: EngineConfig) -> _Probes
     )
 
 
-def _best_cells(cell: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray]:
+def _best_cells(cell: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells whose hits, merged with the next offset bin's, reach `min_count`.
 
-    Merging neighbours catches alignments that straddle a bin edge or drift across one
-    (a residual tempo error of 1 % moves the offset 3 frames over a 10 s query).
+    Returns (cell key, merged count, index of one hit in the cell). Merging neighbours
+    catches alignments that straddle a bin edge or drift across one (a residual tempo
+    error of 1 % moves the offset 3 frames over a 10 s query).
     """
-    keys, counts = np.unique(cell, return_counts=True)
+    keys, sample, counts = np.unique(cell, return_index=True, return_counts=True)
     merged = counts.copy()
     adjacent = np.nonzero(keys[1:] == keys[:-1] + 1)[0]
     merged[adjacent] += counts[adjacent + 1]
     keep = merged >= min_count
-    return keys[keep], merged[keep]
+    return keys[keep], merged[keep], sample[keep]
 
 
 def find_matches(marks: Landmarks, index: Index, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
@@ -93,23 +95,21 @@ def find_matches(marks: Landmarks, index: Index, config: EngineConfig = DEFAULT,
 
 
 def search(marks: Landmarks, index: Index, grid: list[Warp], config: EngineConfig, limit: int) -> list[Match]:
-    """Matches of `marks` in `index` under the warps of `grid`, best first."""
+    """Matches of `marks` in `index` under the warps of `grid`, best first.
+
+    Cells are keyed by offset on the global timeline: tracks occupy disjoint ranges of
+    it, so no per-hit track look-up is needed; only candidate cells are located.
+    """
     probes = _probes(marks, grid, config)
     probe, frames = index.lookup(probes.hash)
     if len(probe) == 0:
         return []
-    track, local = index.locate(frames)
-    offset = local - probes.t_ref[probe]
-    offset_bin = np.floor(offset / config.offset_bin).astype(np.int64) + _OFFSET_BIAS
-    n_warps = len(grid)
-    group = track * n_warps + probes.warp[probe]
-    cell = group * (2 * _OFFSET_BIAS) + offset_bin
-
-    keys, counts = _best_cells(cell, config.min_aligned)
+    offset_bin = np.floor((frames - probes.t_ref[probe]) / config.offset_bin).astype(np.int64) + _OFFSET_BIAS
+    warp_of = probes.warp[probe]
+    keys, counts, sample = _best_cells(warp_of * _CELLS_PER_WARP + offset_bin, config.min_aligned)
     if len(keys) == 0:
         return []
-    cell_group = keys // (2 * _OFFSET_BIAS)
-    cell_track = cell_group // n_warps
+    cell_track, _ = index.locate(frames[sample])
     # strongest cell per track, strongest tracks first
     order = np.lexsort((-counts, cell_track))
     first = np.r_[True, cell_track[order][1:] != cell_track[order][:-1]]
@@ -118,11 +118,15 @@ def search(marks: Landmarks, index: Index, grid: list[Warp], config: EngineConfi
 
     matches = []
     for k in best:
-        if int(cell_track[k]) in index.removed:
+        track = int(cell_track[k])
+        if track in index.removed:
             continue
-        in_cell = (group == cell_group[k]) & (np.abs(offset_bin - keys[k] % (2 * _OFFSET_BIAS) - 0.5) <= 1.5)
-        warp_k = grid[int(cell_group[k] % n_warps)]
-        match = _refine(in_cell, probe, probes, local, index, int(cell_track[k]), warp_k, n_warps)
+        warp_index, bin_k = divmod(int(keys[k]), _CELLS_PER_WARP)
+        near = np.nonzero((warp_of == warp_index) & (offset_bin >= bin_k - 1) & (offset_bin <= bin_k + 2))[0]
+        hit_track, local = index.locate(frames[near])
+        mine = hit_track == track  # a cell at a track boundary may hold the neighbour's hits
+        q = probes.t_query[probe[near[mine]]]
+        match = _refine(q, local[mine], index, track, grid[warp_index], len(grid))
         if match.score >= config.min_score:
             matches.append(match)
     matches.sort(key=lambda m: (-m.score, -m.aligned))
@@ -130,19 +134,13 @@ def search(marks: Landmarks, index: Index, grid: list[Warp], config: EngineConfi
 
 
 def _refine(
-    in_cell: np.ndarray,
-    probe: np.ndarray,
-    probes: _Probes,
-    local: np.ndarray,
-    index: Index,
-    track: int,
-    warp_hypothesis: Warp,
-    n_warps: int,
+    query_frames: np.ndarray, ref_frames: np.ndarray, index: Index, track: int, warp_hypothesis: Warp, n_warps: int
 ) -> Match:
+    """Fit tempo and offset to the aligned hits of one cell (query and reference anchor frames)."""
     config = index.config
     pitch_shift, tempo = warp_hypothesis
-    q = probes.t_query[probe[in_cell]].astype(np.float64)
-    r = local[in_cell].astype(np.float64)
+    q = query_frames.astype(np.float64)
+    r = ref_frames.astype(np.float64)
     # One vote per query anchor frame: the triplets of one anchor share peaks, so a
     # single chance coincidence of a few peaks would otherwise cast a dozen votes.
     _, unique = np.unique(np.rint(q), return_index=True)
