@@ -16,7 +16,7 @@ from lib.fingerprint import audio
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match
-from lib.fingerprint.pipeline import identify, reference_print
+from lib.fingerprint.pipeline import identify
 from lib.store import Catalog, Track
 
 
@@ -43,11 +43,6 @@ class Engine:
         if added:
             self._index = None
         return added
-
-    def add_file(self, track: Track, path: str | Path) -> bool:
-        samples = audio.load(path, self.config)
-        track = track.model_copy(update={"duration": len(samples) / self.config.sample_rate})
-        return self.add(track, reference_print(track.track_id, samples, self.config))
 
     def remove(self, track_id: str) -> bool:
         removed = self.catalog.remove(track_id)
