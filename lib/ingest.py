@@ -18,6 +18,7 @@ from pathlib import Path
 
 import mutagen
 from pydantic import ValidationError
+from tqdm import tqdm
 
 from lib.engine import Engine
 from lib.fingerprint import audio
@@ -126,40 +127,58 @@ class _Result:
     error: str | None = None
 
 
-def _fingerprint(item: Item, known: frozenset[str], config: EngineConfig) -> _Result:
-    """Worker: hash, decode and fingerprint one file (never raises)."""
-    try:
-        sha1 = sha1_of(item.path)
-        if sha1 in known:
-            return _Result(item, sha1)
-        metadata = {"track_id": "T" + sha1[:16], **read_tags(item.path), **item.metadata}
-        samples = audio.load(item.path, config)
-        track = Track.model_validate({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
-        return _Result(item, sha1, track, reference_print(track.track_id, samples, config))
-    except (OSError, ValueError, ValidationError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return _Result(item, "", error=f"{item.path}: {message}")
+@dataclass(frozen=True)
+class _Fingerprinter:
+    """The work of one file, with what every file needs; sent once to each worker process."""
+
+    known: frozenset[str]  # SHA-1s already in the catalog
+    config: EngineConfig
+
+    def __call__(self, item: Item) -> _Result:
+        """Hash, decode and fingerprint one file (never raises)."""
+        try:
+            sha1 = sha1_of(item.path)
+            if sha1 in self.known:
+                return _Result(item, sha1)
+            metadata = {"track_id": "T" + sha1[:16], **read_tags(item.path), **item.metadata}
+            samples = audio.load(item.path, self.config)
+            track = Track.model_validate({**metadata, "duration": round(len(samples) / self.config.sample_rate, 3)})
+            return _Result(item, sha1, track, reference_print(track.track_id, samples, self.config))
+        except (OSError, ValueError, ValidationError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return _Result(item, "", error=f"{item.path}: {message}")
 
 
-def _run(items: list[Item], known: frozenset[str], config: EngineConfig, jobs: int) -> Iterator[_Result]:
+_worker: _Fingerprinter | None = None  # each worker process's own, set by _start_worker
+
+
+def _start_worker(job: _Fingerprinter) -> None:
+    global _worker
+    _worker = job
+
+
+def _in_worker(item: Item) -> _Result:
+    assert _worker is not None, "worker started without _start_worker"
+    return _worker(item)
+
+
+def _run(items: list[Item], job: _Fingerprinter, jobs: int) -> Iterator[_Result]:
     if jobs <= 1:
-        for item in items:
-            yield _fingerprint(item, known, config)
+        yield from map(job, items)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_fingerprint, items, [known] * len(items), [config] * len(items), chunksize=1)
+    # The known-SHA-1 set goes to each worker once, not pickled again with every file.
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(job,)) as pool:
+        yield from pool.map(_in_worker, items, chunksize=1)
 
 
 def ingest(engine: Engine, items: Iterable[Item], jobs: int | None = None, progress: bool = True) -> Summary:
-    from tqdm import tqdm
-
     items = list(items)
     jobs = jobs or os.cpu_count() or 1
-    known = frozenset(engine.catalog.known_sha1s())
+    job = _Fingerprinter(frozenset(engine.catalog.known_sha1s()), engine.config)
     summary = Summary()
     start = time.perf_counter()
     bar = tqdm(total=len(items), unit="file", disable=not progress, dynamic_ncols=True)
-    for result in _run(items, known, engine.config, jobs):
+    for result in _run(items, job, jobs):
         bar.update()
         if result.error:
             summary.failed += 1

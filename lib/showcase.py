@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 
 from lib.cli import default_db, main
-from lib.synth import RATE, song
+from lib.synth import RATE, demo_song, song
 
 _HOW_TO = """
 Your own music:  .venv/bin/python -m lib ingest /path/to/music     (a folder, tags read from the files)
@@ -22,7 +22,7 @@ Identify:        .venv/bin/python -m lib identify clip.mp3 [--json]
 
 def _excerpts(folder: Path) -> list[str]:
     rng = np.random.default_rng(1)
-    clip = song(7 * 1000 + 2, 30.0)[8 * RATE : 18 * RATE]
+    clip = demo_song(2, 30.0)[8 * RATE : 18 * RATE]  # DEMO03
     noisy = clip + rng.standard_normal(len(clip)).astype(np.float32) * clip.std()
     files = {
         "demo03_excerpt_clean.wav": (clip, RATE),

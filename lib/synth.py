@@ -94,6 +94,11 @@ def song(seed: int, seconds: float = 30.0) -> np.ndarray:
     return (0.9 * out).astype(np.float32)
 
 
+def demo_song(number: int, seconds: float = 30.0, catalog_seed: int = 7) -> np.ndarray:
+    """Song `number` (0-based) of the demo catalog that `write_catalog(seed=catalog_seed)` writes."""
+    return song(catalog_seed * 1000 + number, seconds)
+
+
 def write_catalog(folder: str | Path, count: int = 12, seconds: float = 30.0, seed: int = 7) -> Path:
     """Write `count` songs as FLAC plus a catalog.csv ready for `python -m lib ingest`."""
     folder = Path(folder)
@@ -103,7 +108,7 @@ def write_catalog(folder: str | Path, count: int = 12, seconds: float = 30.0, se
     for i in range(count):
         words = rng.choice(_WORDS, size=2, replace=False)
         path = folder / f"demo{i + 1:02d}.flac"
-        soundfile.write(path, song(seed * 1000 + i, seconds), RATE)
+        soundfile.write(path, demo_song(i, seconds, seed), RATE)
         rows.append(
             {
                 "path": path.name,

@@ -14,7 +14,7 @@ from lib.engine import Engine
 from lib.fingerprint.config import DEFAULT
 from lib.ingest import discover, ingest
 from lib.store import Catalog
-from lib.synth import RATE, song, write_catalog
+from lib.synth import RATE, demo_song, write_catalog
 
 
 def encode(path: Path, samples: np.ndarray, rate: int, codec: str, video: str | None = None) -> Path:
@@ -71,4 +71,4 @@ def song_at_engine_rate() -> np.ndarray:
     """Demo song 3 (catalog track DEMO03) resampled to the engine's rate."""
     from scipy.signal import resample_poly
 
-    return resample_poly(song(7 * 1000 + 2, 24.0), DEFAULT.sample_rate, RATE).astype(np.float32)
+    return resample_poly(demo_song(2, 24.0), DEFAULT.sample_rate, RATE).astype(np.float32)

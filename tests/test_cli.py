@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from lib.synth import RATE, song
+from lib.synth import RATE, demo_song, song
 
 
 def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -28,7 +28,7 @@ def test_ingest_identify_remove(tmp_path: Path, demo_folder: Path) -> None:
     again = json.loads(cli(db, "ingest", str(demo_folder / "catalog.csv"), "--json").stdout)
     assert again["added"] == 0 and again["skipped"] == 6 and again["tracks"] == 6
 
-    clip = song(7 * 1000 + 4, 24.0)[5 * RATE : 15 * RATE]  # DEMO05, 5-15 s
+    clip = demo_song(4, 24.0)[5 * RATE : 15 * RATE]  # DEMO05, 5-15 s
     soundfile.write(tmp_path / "clip.wav", clip, RATE)
     soundfile.write(tmp_path / "other.wav", song(31337, 10.0), RATE)
     (tmp_path / "broken.mp3").write_bytes(b"\x00" * 4096)

@@ -80,7 +80,7 @@ def _targets(peaks: Peaks, fanout: int, config: EngineConfig) -> np.ndarray:
 
 
 def landmarks(peaks: Peaks, fanout: int, config: EngineConfig = DEFAULT) -> Landmarks:
-    """Every anchor with each pair of its first `fanout` targets in the target zone."""
+    """Every anchor with each pair of its `fanout` strongest targets in the target zone."""
     chosen = _targets(peaks, fanout, config)
     anchors, firsts, seconds = [], [], []
     for u, v in combinations(range(fanout), 2):
