@@ -7,6 +7,7 @@ invalidates it, and the next identify rebuilds it from the stored fingerprints.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from lib.fingerprint import audio
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match
-from lib.fingerprint.pipeline import identify
+from lib.fingerprint.pipeline import identify, segments
 from lib.store import Catalog, Track
 
 
@@ -31,12 +32,15 @@ class Engine:
         self.catalog = catalog
         self.config = config
         self._index: Index | None = None
+        self._building = threading.Lock()
 
     @property
     def index(self) -> Index:
-        if self._index is None:
-            self._index = Index.build(self.catalog.prints(), self.config)
-        return self._index
+        """The index, built on first use; one build even when many request threads ask at once."""
+        with self._building:
+            if self._index is None:
+                self._index = Index.build(self.catalog.prints(), self.config)
+            return self._index
 
     def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
         added = self.catalog.add(track, fingerprint, audio_sha1)
@@ -55,9 +59,16 @@ class Engine:
     ) -> list[Identified]:
         """Match a file (or decoded samples) against the catalog, best first."""
         samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
+        return self._with_tracks(identify(samples, self.index, self.config, limit))
+
+    def segments(self, samples: np.ndarray) -> list[Identified]:
+        """Every catalog segment in samples of any length, in query order."""
+        return self._with_tracks(segments(samples, self.index, self.config))
+
+    def _with_tracks(self, matches: list[Match]) -> list[Identified]:
         found = []
-        for match in identify(samples, self.index, self.config, limit):
+        for match in matches:
             track = self.catalog.get(match.track_id)
-            if track is not None:
+            if track is not None:  # removed since the index was built
                 found.append(Identified(match, track))
         return found

@@ -1,4 +1,33 @@
-"""The licensing products (`api_type`: yt, ml, neyt, dn, mlsi, dt), one module each.
+"""The six products, one module each; `route_req` dispatches a request to its product.
 
-They arrive with the identify HTTP API; the engine under them is lib/engine.py.
+Each module answers one licensing question (its docstring says which) over the same
+analysis of the media, with `process_<api_type>(source)`, where `source` is the media's
+URL or an uploaded file's path.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lib.endpoints.dn import process_dn
+from lib.endpoints.dt import process_dt
+from lib.endpoints.ml import process_ml
+from lib.endpoints.mlsi import process_mlsi
+from lib.endpoints.neyt import process_neyt
+from lib.endpoints.product import Source
+from lib.endpoints.yt import process_yt
+from lib.models import Result
+
+ROUTES: dict[str, Callable[[Source], Result]] = {
+    "yt": process_yt,
+    "ml": process_ml,
+    "neyt": process_neyt,
+    "dn": process_dn,
+    "mlsi": process_mlsi,
+    "dt": process_dt,
+}
+
+
+def route_req(api_type: str, source: Source) -> Result:
+    """Run the product `api_type` (validated by the caller) on the media at `source`."""
+    return ROUTES[api_type](source)

@@ -42,6 +42,14 @@ class Landmarks:
     def __len__(self) -> int:
         return len(self.t)
 
+    def window(self, start: int, stop: int) -> Landmarks:
+        """The landmarks anchored in frames [start, stop), on a clock starting at `start`."""
+        lo, hi = np.searchsorted(self.t, [start, stop])  # anchors are in time order
+        return Landmarks(
+            t=self.t[lo:hi] - start, f=self.f[lo:hi], df1=self.df1[lo:hi], df2=self.df2[lo:hi],
+            dt1=self.dt1[lo:hi], dt2=self.dt2[lo:hi],
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Hashes:

@@ -20,6 +20,7 @@ from lib.fingerprint.score import confidence
 
 _OFFSET_BIAS = 2**24  # keeps offset bins non-negative inside the packed cell key
 _CELLS_PER_WARP = 2**33  # more than every offset bin of the uint32 timeline, biased
+_MAX_GAP = 1.0  # seconds between aligned anchors of one matched region
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,20 @@ def search(marks: Landmarks, index: Index, grid: list[Warp], config: EngineConfi
     return matches[:limit]
 
 
+def _matched_region(anchors: np.ndarray, max_gap: int) -> tuple[float, float]:
+    """First and last anchor of the largest run of aligned anchors no more than `max_gap` apart.
+
+    A cell also collects a few chance hits from anywhere in the query; taken as the
+    region's ends they would stretch it over music that does not match.
+    """
+    q = np.sort(anchors)
+    breaks = np.nonzero(np.diff(q) > max_gap)[0]
+    starts = np.r_[0, breaks + 1]
+    ends = np.r_[breaks, len(q) - 1]
+    run = int(np.argmax(ends - starts))
+    return float(q[starts[run]]), float(q[ends[run]])
+
+
 def _refine(
     query_frames: np.ndarray, ref_frames: np.ndarray, index: Index, track: int, warp_hypothesis: Warp, n_warps: int
 ) -> Match:
@@ -150,7 +165,8 @@ def _refine(
         if abs(slope - tempo) <= config.tempo_step:
             tempo = slope
     intercept = float(np.median(r - tempo * q))
-    q_start, q_end = float(q.min()), float(q.max()) + 1.0
+    q_start, q_end = _matched_region(q, round(_MAX_GAP / config.frame_seconds))
+    q_end += 1.0
     seconds = config.frame_seconds
     return Match(
         track_id=index.track_ids[track],

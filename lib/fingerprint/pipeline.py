@@ -9,6 +9,7 @@ from lib.fingerprint.hashes import Landmarks, landmarks, warp
 from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match, find_matches
 from lib.fingerprint.peaks import find_peaks
+from lib.fingerprint.segments import scan
 from lib.fingerprint.spectrogram import spectrogram
 
 
@@ -34,3 +35,10 @@ def query_landmarks(samples: np.ndarray, config: EngineConfig = DEFAULT) -> Land
 
 def identify(samples: np.ndarray, index: Index, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
     return find_matches(query_landmarks(samples, config), index, config, limit)
+
+
+def segments(
+    samples: np.ndarray, index: Index, config: EngineConfig = DEFAULT, window: float = 10.0, hop: float = 5.0
+) -> list[Match]:
+    """Every catalog segment in a query of any length, in query order (see segments.py)."""
+    return scan(query_landmarks(samples, config), len(samples) // config.hop, index, config, window, hop)

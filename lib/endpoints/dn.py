@@ -1,0 +1,15 @@
+"""`dn` — distribution: is any catalog recording in this media?
+
+Reports every catalog track heard, with full metadata (ISRC first of all), so a
+distributor can see that a delivery duplicates a recording already sent to the stores.
+"""
+
+from __future__ import annotations
+
+from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.models import Result
+
+
+def process_dn(source: Source) -> Result:
+    analysis = analyse(source)
+    return songs_result(strongest_per_track(qualifying(analysis, "dn")), analysis)

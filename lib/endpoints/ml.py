@@ -1,0 +1,21 @@
+"""`ml` — major label: does the media contain a recording owned by UMG, Sony or Warner?
+
+Reports the catalog tracks heard in the media whose label belongs to a major group
+(resolved by lib/major_labels.py, sub-labels included), each with `major_label` set.
+"""
+
+from __future__ import annotations
+
+from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.major_labels import major_group
+from lib.models import Result
+from lib.store import Track
+
+
+def is_major(track: Track) -> bool:
+    return major_group(track.label) is not None
+
+
+def process_ml(source: Source) -> Result:
+    analysis = analyse(source)
+    return songs_result(strongest_per_track(qualifying(analysis, "ml", keep=is_major)), analysis)

@@ -1,0 +1,17 @@
+"""`neyt` — non-exclusive YouTube: does the media use music that others may also claim?
+
+Reports the catalog tracks heard in the media whose rights are non-exclusive: they are
+licensed to several parties, any of whom may claim a video using them, so a licence
+from one of them does not guarantee a claim-free upload.
+"""
+
+from __future__ import annotations
+
+from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.models import Result
+
+
+def process_neyt(source: Source) -> Result:
+    analysis = analyse(source)
+    shared = qualifying(analysis, "neyt", keep=lambda track: not track.exclusive)
+    return songs_result(strongest_per_track(shared), analysis)

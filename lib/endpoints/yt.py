@@ -1,0 +1,16 @@
+"""`yt` — YouTube safety: would publishing this media on YouTube draw a Content ID claim?
+
+Reports the catalog tracks heard in the media that are registered for Content ID
+claiming. An empty list means no claim is expected from this catalog.
+"""
+
+from __future__ import annotations
+
+from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.models import Result
+
+
+def process_yt(source: Source) -> Result:
+    analysis = analyse(source)
+    claimed = qualifying(analysis, "yt", keep=lambda track: track.content_id)
+    return songs_result(strongest_per_track(claimed), analysis)

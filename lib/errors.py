@@ -1,0 +1,44 @@
+"""The API's one error format: `{"status": "error", "error": {"code", "message"}}`.
+
+Everything a client can get wrong, and every failure of what the client pointed us at,
+is an `ApiError` with a fitting HTTP status and a stable `code` a program can branch on.
+Anything else is our bug: logged with its traceback, answered as a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify(status="error", error={"code": code, "message": message}), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> tuple[Response, int]:
+        return error_response(error.status, error.code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        code = {413: "too_large"}.get(status, (error.name or "error").lower().replace(" ", "_"))
+        return error_response(status, code, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "the server failed to process the request; try again")

@@ -1,0 +1,64 @@
+"""What every identify request shares: the engine over the catalog, the limits, and
+the step from a client's media (a URL or an uploaded file) to the segments heard in it.
+
+One `Service` lives per process, on the Flask app (`app.extensions["cleared"]`); the
+endpoints reach it through `current()`, the way Flask code reaches `current_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+from lib.engine import Engine, Identified
+from lib.errors import ApiError
+from lib.fingerprint import audio
+from lib.media import Limits, download
+from lib.settings import Settings
+from lib.store import Catalog
+
+_MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The catalog segments heard in one submitted media, in media order."""
+
+    found: list[Identified]
+    seconds: float  # of media analysed
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog = Catalog(settings.db)
+        self.engine = Engine(self.catalog)
+        self.limits = Limits.from_settings(settings)
+
+    def analyse(self, source: str | Path) -> Analysis:
+        """Download (a URL) or read (an uploaded file's path), decode, and scan the media."""
+        if isinstance(source, Path):
+            return self._analyse_file(source)
+        path = download(source, self.limits)
+        try:
+            return self._analyse_file(path)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _analyse_file(self, path: Path) -> Analysis:
+        config = self.engine.config
+        try:
+            samples = audio.load(path, config, max_seconds=self.settings.max_media_seconds)
+        except audio.DecodeError:
+            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
+        seconds = len(samples) / config.sample_rate
+        if seconds < _MIN_SECONDS:
+            raise ApiError(422, "audio_too_short", f"{seconds:.2f} s of audio; send at least {_MIN_SECONDS:g} s")
+        return Analysis(self.engine.segments(samples), round(seconds, 3))
+
+
+def current() -> Service:
+    service: Service = current_app.extensions["cleared"]
+    return service

@@ -1,0 +1,29 @@
+"""The service's configuration, read from `CLEARED_*` environment variables in one place.
+
+Every limit a deployment may need to change lives here, with its default; the app,
+the downloader and the products read a `Settings`, never the environment directly.
+Tests build their own `Settings(...)` instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLEARED_", frozen=True)
+
+    db: Path = Path("data/cleared.db")
+    # how much of a submitted file is analysed synchronously (longer media: the rest is ignored)
+    max_media_seconds: float = Field(default=600.0, gt=0)
+    max_upload_bytes: int = Field(default=200 * 2**20, gt=0)
+    # downloads of client URLs
+    max_download_bytes: int = Field(default=200 * 2**20, gt=0)
+    download_timeout: float = Field(default=60.0, gt=0, description="whole download, seconds")
+    connect_timeout: float = Field(default=10.0, gt=0, description="per connection and per read, seconds")
+    max_redirects: int = Field(default=5, ge=0)
+    # private, loopback and link-local addresses are refused unless this is set (local testing only)
+    allow_private_urls: bool = False

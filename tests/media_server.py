@@ -1,0 +1,86 @@
+"""A real HTTP server on loopback that serves test media, and misbehaves on request.
+
+/files/<name>            a file from the served folder
+/redirect/<n>/<name>     n redirects, then the file
+/status/<code>           an empty answer with that status
+/huge                    claims a body larger than any limit (Content-Length)
+/endless                 streams zeros without a Content-Length, forever
+/drip                    one byte per 0.2 s, forever
+/page                    an HTML page (what a video site's watch URL returns)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # quiet test output
+            pass
+
+        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _stream(self, chunk: bytes, pause: float) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except OSError:  # the client gave up, as it should
+                pass
+
+        def do_GET(self) -> None:
+            parts = self.path.strip("/").split("/")
+            if parts[0] == "files" and len(parts) == 2 and (folder / parts[1]).is_file():
+                self._send(200, (folder / parts[1]).read_bytes(), {"Content-Type": "application/octet-stream"})
+            elif parts[0] == "redirect" and len(parts) == 3:
+                n = int(parts[1])
+                target = f"/redirect/{n - 1}/{parts[2]}" if n > 1 else f"/files/{parts[2]}"
+                self._send(302, headers={"Location": target})
+            elif parts[0] == "status":
+                self._send(int(parts[1]))
+            elif parts[0] == "huge":
+                self.send_response(200)
+                self.send_header("Content-Length", str(10**12))
+                self.end_headers()
+            elif parts[0] == "endless":
+                self._stream(bytes(65536), 0.0)
+            elif parts[0] == "drip":
+                self._stream(b"\0", 0.2)
+            elif parts[0] == "page":
+                self._send(
+                    200, b"<!doctype html><title>watch</title><p>a video page</p>", {"Content-Type": "text/html"}
+                )
+            else:
+                self._send(404)
+
+    return Handler
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` on a free loopback port; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(folder))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,256 @@
+"""The identify API end to end: real media served over real HTTP, the six products, errors.
+
+The catalog is the session's six demo songs (tests/conftest.py): DEMO01 Island Records
+(UMG, Content ID, exclusive), DEMO02 Columbia (Sony), DEMO03 Atlantic (Warner,
+exclusive), DEMO04 Warp (Content ID), DEMO05 Ninja Tune (exclusive), DEMO06 independent.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+from flask import Flask
+from flask.testing import FlaskClient
+from scipy.signal import resample_poly
+
+from lib.app import create_app
+from lib.settings import Settings
+from lib.store import Catalog
+from lib.synth import RATE, demo_song, song
+from tests.conftest import encode
+from tests.media_server import serve
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("media")
+    encode(folder / "demo01_excerpt.mp3", demo_song(0, 24.0)[5 * RATE : 15 * RATE], RATE, "mp3")
+    encode(folder / "demo02_excerpt.m4a", demo_song(1, 24.0)[2 * RATE : 12 * RATE], RATE, "aac")
+    encode(folder / "unknown.opus", resample_poly(song(4242, 12.0), 48000, RATE).astype(np.float32), 48000, "libopus")
+    # a 40 s video soundtrack: unknown music with DEMO03 (5-15 s), DEMO02 (20-30 s) and a
+    # 2.5 s sample of DEMO01 mixed under the unknown music at 34 s
+    mix = song(999, 40.0)
+    mix[5 * RATE : 15 * RATE] = demo_song(2, 24.0)[3 * RATE : 13 * RATE]
+    mix[20 * RATE : 30 * RATE] = demo_song(1, 24.0)[8 * RATE : 18 * RATE]
+    sample = slice(34 * RATE, 36 * RATE + RATE // 2)
+    mix[sample] = demo_song(0, 24.0)[10 * RATE : 12 * RATE + RATE // 2] + 0.5 * mix[sample]
+    encode(folder / "mix.mp4", mix / np.abs(mix).max(), RATE, "aac", video="mpeg4")
+    # all of DEMO04, played 3 % fast (resampled, so pitch and tempo both change)
+    soundfile.write(folder / "demo04_fast.wav", demo_song(3, 24.0), round(RATE * 1.03))
+    (folder / "notes.txt").write_text("not audio at all\n" * 100)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base_url(media: Path) -> Iterator[str]:
+    with serve(media) as url:
+        yield url
+
+
+def _settings(catalog_path: Path, **overrides: Any) -> Settings:
+    limits: dict[str, Any] = {
+        "allow_private_urls": True, "max_download_bytes": 4 * 2**20, "max_upload_bytes": 4 * 2**20,
+        "download_timeout": 2.0, "connect_timeout": 1.0, "max_redirects": 3,
+    }  # fmt: skip
+    return Settings(db=catalog_path, **{**limits, **overrides})
+
+
+@pytest.fixture(scope="module")
+def app(catalog_path: Path) -> Flask:
+    return create_app(_settings(catalog_path))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def identify(client: FlaskClient, api_type: str, url: str, status: int = 200) -> dict[str, Any]:
+    response = client.get(f"/v1/identify/{api_type}", query_string={"url": url})
+    assert response.status_code == status, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def songs(body: dict[str, Any]) -> list[dict[str, Any]]:
+    assert body["status"] == "success"
+    found: list[dict[str, Any]] = body["result"][0]["songs"]
+    return found
+
+
+# --- products -------------------------------------------------------------------------
+
+
+def test_dn_reports_the_song_with_its_metadata_and_where_it_is(client: FlaskClient, base_url: str) -> None:
+    [hit] = songs(identify(client, "dn", f"{base_url}/files/demo01_excerpt.mp3"))
+    assert hit["track_id"] == "DEMO01"
+    assert hit["isrc"] == "QZDEM2600001"
+    assert hit["label"] == "Island Records" and hit["major_label"] == "Universal Music Group"
+    assert hit["score"] >= 80
+    assert hit["timecode"] == "00:00"
+    assert hit["start_offset"] < 500 and hit["end_offset"] > 8500  # the whole 10 s excerpt
+    assert abs(hit["ref_start"] - (5000 + hit["start_offset"])) < 100  # excerpt began 5 s into the song
+    assert abs(hit["speed"] - 1.0) < 0.01
+
+
+def test_the_original_interface_answers_like_the_path_route(client: FlaskClient, base_url: str) -> None:
+    url = f"{base_url}/files/demo02_excerpt.m4a"
+    by_path = identify(client, "dn", url)
+    by_query = client.get("/", query_string={"api_type": "dn", "url": url})
+    by_json = client.post("/", json={"api_type": "dn", "url": url})
+    assert by_query.status_code == by_json.status_code == 200
+    assert by_query.get_json() == by_json.get_json() == by_path
+    assert [s["track_id"] for s in songs(by_path)] == ["DEMO02"]
+
+
+def test_upload_instead_of_url(client: FlaskClient, media: Path) -> None:
+    with (media / "demo02_excerpt.m4a").open("rb") as f:
+        response = client.post("/v1/identify/ml", data={"file": (f, "clip.m4a")})
+    assert response.status_code == 200
+    [hit] = songs(response.get_json())
+    assert hit["track_id"] == "DEMO02" and hit["major_label"] == "Sony Music Entertainment"
+
+
+def test_unknown_music_is_cleared_with_an_empty_list(client: FlaskClient, base_url: str) -> None:
+    for api_type in ("yt", "ml", "neyt", "dn", "mlsi", "dt"):
+        body = identify(client, api_type, f"{base_url}/files/unknown.opus")
+        assert songs(body) == []
+        assert body["result"][0]["media_seconds"] == pytest.approx(12.0, abs=0.1)
+
+
+def test_each_product_applies_its_own_policy(client: FlaskClient, base_url: str) -> None:
+    """The mix holds DEMO03 (Warner, exclusive), DEMO02 (Sony) and a sample of DEMO01 (UMG, Content ID)."""
+    url = f"{base_url}/files/mix.mp4"
+    found = {api_type: [s["track_id"] for s in songs(identify(client, api_type, url))] for api_type in ("dn", "yt")}
+    assert set(found["dn"][:2]) == {"DEMO02", "DEMO03"}  # the two long ones are the strongest
+    assert "DEMO03" not in found["yt"] and "DEMO02" not in found["yt"]  # neither is registered for Content ID
+    neyt = [s["track_id"] for s in songs(identify(client, "neyt", url))]
+    assert "DEMO02" in neyt and "DEMO03" not in neyt  # DEMO03 is exclusive
+    ml = songs(identify(client, "ml", url))
+    assert {s["major_label"] for s in ml} >= {"Sony Music Entertainment", "Warner Music Group"}
+
+
+def test_mlsi_reports_every_occurrence_with_its_own_timecode(client: FlaskClient, base_url: str) -> None:
+    found = songs(identify(client, "mlsi", f"{base_url}/files/mix.mp4"))
+    by_track = {s["track_id"]: s for s in found}
+    assert [s["track_id"] for s in found] == ["DEMO03", "DEMO02", "DEMO01"]  # media order
+    for track_id, start, end in (("DEMO03", 5000, 15000), ("DEMO02", 20000, 30000)):
+        assert abs(by_track[track_id]["start_offset"] - start) < 1000
+        assert abs(by_track[track_id]["end_offset"] - end) < 1500
+    sample = by_track["DEMO01"]  # the 2.5 s sample under other music
+    assert abs(sample["start_offset"] - 34000) < 1000 and abs(sample["ref_start"] - 10000) < 1000
+    for s in found:
+        assert s["timecode"] == f"00:{s['start_offset'] // 1000:02d}"
+
+
+def test_dt_tells_a_duplicate_from_a_song_merely_heard(client: FlaskClient, base_url: str) -> None:
+    whole = identify(client, "dt", f"{base_url}/files/demo04_fast.wav")["result"][0]
+    assert whole["is_duplicate"] is True and whole["matched_track"] == "DEMO04"
+    assert whole["songs"][0]["speed"] == pytest.approx(1.03, abs=0.005)
+    assert whole["songs"][0]["coverage"] > 0.9
+    mix = identify(client, "dt", f"{base_url}/files/mix.mp4")["result"][0]
+    assert mix["is_duplicate"] is False and mix["matched_track"] is None
+    assert mix["songs"] and not any(s["is_duplicate"] for s in mix["songs"])
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/files/notes.txt", 415, "unsupported_media"),
+        ("/page", 415, "unsupported_media"),
+        ("/files/missing.mp3", 502, "download_failed"),
+        ("/status/500", 502, "download_failed"),
+        ("/redirect/9/demo01_excerpt.mp3", 502, "download_failed"),
+        ("/huge", 413, "too_large"),
+        ("/endless", 413, "too_large"),
+        ("/drip", 504, "download_timeout"),
+    ],
+)
+def test_media_failures_get_clear_errors(client: FlaskClient, base_url: str, path: str, status: int, code: str) -> None:
+    body = identify(client, "dn", base_url + path, status=status)
+    assert body["status"] == "error" and body["error"]["code"] == code
+    assert "Traceback" not in body["error"]["message"]
+
+
+def test_redirects_within_the_limit_are_followed(client: FlaskClient, base_url: str) -> None:
+    assert songs(identify(client, "dn", f"{base_url}/redirect/3/demo01_excerpt.mp3"))[0]["track_id"] == "DEMO01"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/a.mp3",
+        "http://localhost/a.mp3",
+        "http://[::1]/a.mp3",
+        "http://[::ffff:127.0.0.1]/a.mp3",
+        "http://10.0.0.8/a.mp3",
+        "http://169.254.169.254/computeMetadata/v1/",
+        "http://0.0.0.0/a.mp3",
+    ],
+)
+def test_private_addresses_are_refused_by_default(catalog_path: Path, url: str) -> None:
+    client = create_app(_settings(catalog_path, allow_private_urls=False)).test_client()
+    body = identify(client, "dn", url, status=422)
+    assert body["error"]["code"] == "url_not_allowed"
+
+
+def test_a_redirect_to_a_private_address_is_refused(catalog_path: Path, base_url: str) -> None:
+    """The first hop is allowed here only because it is the test server; the check runs on every hop."""
+    from lib.media import Limits, download
+
+    limits = Limits.from_settings(_settings(catalog_path, allow_private_urls=False))
+    with pytest.raises(Exception, match="non-public"):
+        download(f"{base_url}/redirect/1/demo01_excerpt.mp3", limits)
+
+
+@pytest.mark.parametrize(
+    ("request_args", "status", "code"),
+    [
+        ({"path": "/v1/identify/dn", "query_string": {"url": "file:///etc/passwd"}}, 422, "invalid_request"),
+        ({"path": "/v1/identify/dn", "query_string": {"url": "ftp://example.com/a.mp3"}}, 422, "invalid_request"),
+        ({"path": "/v1/identify/dn"}, 422, "invalid_request"),
+        ({"path": "/v1/identify/xx", "query_string": {"url": "https://example.com/a.mp3"}}, 404, "unknown_api_type"),
+        ({"path": "/", "query_string": {"api_type": "xx", "url": "https://example.com/a"}}, 422, "invalid_request"),
+        ({"path": "/nowhere"}, 404, "not_found"),
+    ],
+)
+def test_bad_requests(client: FlaskClient, request_args: dict[str, Any], status: int, code: str) -> None:
+    response = client.get(**request_args)
+    assert response.status_code == status
+    assert response.get_json() == {
+        "status": "error",
+        "error": {"code": code, "message": response.get_json()["error"]["message"]},
+    }
+
+
+def test_bad_bodies(client: FlaskClient) -> None:
+    response = client.post("/", data="{not json", content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json"
+    response = client.put("/v1/identify/dn")
+    assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_uploads_over_the_limit_are_refused_and_nothing_is_stored(client: FlaskClient, catalog_path: Path) -> None:
+    with Catalog(catalog_path) as catalog:
+        before = catalog.stats()
+    big = b"\0" * (4 * 2**20 + 1)
+    response = client.post("/v1/identify/dn", data={"file": (io.BytesIO(big), "big.wav")})
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
+    with Catalog(catalog_path) as catalog:
+        assert catalog.stats()["hashes"] == before["hashes"] and catalog.count() == before["tracks"]
+
+
+def test_too_short_audio(client: FlaskClient, tmp_path: Path) -> None:
+    soundfile.write(tmp_path / "blip.wav", demo_song(0, 24.0)[: RATE // 4], RATE)
+    with (tmp_path / "blip.wav").open("rb") as f:
+        response = client.post("/v1/identify/dn", data={"file": (f, "blip.wav")})
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "audio_too_short"
