@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DB ?= data/cleared.db
 DEMO := data/demo
+PORT ?= 8080
+WORKERS ?= 2
 
 .PHONY: run test lint typecheck bench demo clean
 
@@ -20,16 +22,19 @@ $(DEMO)/catalog.csv: | $(VENV)/.installed
 demo: $(VENV)/.installed $(DEMO)/catalog.csv
 	$(PY) -m lib --db $(DB) ingest $(DEMO)/catalog.csv
 
-# Until the HTTP API exists: build the demo catalog, then identify damaged excerpts of it.
+# The demo catalog, then the API as Cloud Functions serves it: gunicorn with $(WORKERS)
+# workers (`make run DEBUG=1`: Flask's reloading debug server instead).
 run: demo
-	$(PY) -m lib.showcase --db $(DB)
+	$(PY) -m lib.showcase --db $(DB) --excerpts $(DEMO)/excerpts --port $(PORT)
+	CLEARED_DB=$(DB) WORKERS=$(WORKERS) $(VENV)/bin/functions-framework --target=api --source=main.py \
+		--port=$(PORT) $(if $(DEBUG),--debug)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lib tests bench main.py
 	$(VENV)/bin/ruff format --check lib tests bench main.py
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy lib
+	$(VENV)/bin/mypy lib main.py
 
 test: lint typecheck
 	$(PY) -m pytest

@@ -24,6 +24,7 @@ from lib.settings import Settings
 from lib.store import Catalog
 from lib.synth import RATE, demo_song, song
 from tests.conftest import encode
+from tests.contract import check
 from tests.media_server import serve
 
 
@@ -74,6 +75,7 @@ def client(app: Flask) -> FlaskClient:
 def identify(client: FlaskClient, api_type: str, url: str, status: int = 200) -> dict[str, Any]:
     response = client.get(f"/v1/identify/{api_type}", query_string={"url": url})
     assert response.status_code == status, response.get_json()
+    check(response, "/v1/identify/{api_type}", "GET")
     body: dict[str, Any] = response.get_json()
     return body
 
@@ -105,6 +107,8 @@ def test_the_original_interface_answers_like_the_path_route(client: FlaskClient,
     by_query = client.get("/", query_string={"api_type": "dn", "url": url})
     by_json = client.post("/", json={"api_type": "dn", "url": url})
     assert by_query.status_code == by_json.status_code == 200
+    check(by_query, "/", "GET")
+    check(by_json, "/", "POST")
     assert by_query.get_json() == by_json.get_json() == by_path
     assert [s["track_id"] for s in songs(by_path)] == ["DEMO02"]
 
@@ -226,6 +230,8 @@ def test_a_redirect_to_a_private_address_is_refused(catalog_path: Path, base_url
 def test_bad_requests(client: FlaskClient, request_args: dict[str, Any], status: int, code: str) -> None:
     response = client.get(**request_args)
     assert response.status_code == status
+    if request_args["path"] in ("/", "/v1/identify/dn", "/v1/identify/xx"):
+        check(response, "/" if request_args["path"] == "/" else "/v1/identify/{api_type}", "GET")
     assert response.get_json() == {
         "status": "error",
         "error": {"code": code, "message": response.get_json()["error"]["message"]},
@@ -245,6 +251,7 @@ def test_uploads_over_the_limit_are_refused_and_nothing_is_stored(client: FlaskC
     big = b"\0" * (4 * 2**20 + 1)
     response = client.post("/v1/identify/dn", data={"file": (io.BytesIO(big), "big.wav")})
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
+    check(response, "/v1/identify/{api_type}", "POST")
     with Catalog(catalog_path) as catalog:
         assert catalog.stats()["hashes"] == before["hashes"] and catalog.count() == before["tracks"]
 

@@ -1,0 +1,73 @@
+"""The deployed entry point: `functions-framework --target=api` serving main.py over real HTTP,
+as Cloud Functions runs it, with several gunicorn workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lib.synth import RATE, demo_song
+from tests.conftest import encode
+from tests.media_server import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(catalog_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "CLEARED_DB": str(catalog_path), "CLEARED_ALLOW_PRIVATE_URLS": "true", "WORKERS": "2"}
+    command = [str(Path(sys.executable).parent / "functions-framework"), "--target=api", "--source=main.py"]
+    process = subprocess.Popen([*command, f"--port={port}", "--host=127.0.0.1"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + "/openapi.yaml", timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, "the server exited"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _get(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_functions_framework_serves_the_api(server: str, tmp_path: Path) -> None:
+    encode(tmp_path / "clip.mp3", demo_song(4, 24.0)[3 * RATE : 13 * RATE], RATE, "mp3")
+    with serve(tmp_path) as media:
+        query = urllib.parse.urlencode({"api_type": "dn", "url": f"{media}/files/clip.mp3"})
+        status, body = _get(f"{server}/?{query}")
+    assert status == 200
+    assert [s["track_id"] for s in body["result"][0]["songs"]] == ["DEMO05"]  # type: ignore[index]
+
+
+def test_errors_keep_their_format_through_the_entry_point(server: str) -> None:
+    status, body = _get(f"{server}/v1/identify/xx?url=https://example.com/a.mp3")
+    assert status == 404 and body["error"]["code"] == "unknown_api_type"  # type: ignore[index]

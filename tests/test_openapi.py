@@ -1,0 +1,50 @@
+"""openapi.yaml is valid, describes exactly the app's routes, and is served by the app."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask, Response
+from openapi_spec_validator import validate
+
+from lib.app import create_app
+from lib.settings import Settings
+from tests.contract import SPEC_PATH, check, spec
+
+
+@pytest.fixture(scope="module")
+def app(catalog_path: Path) -> Flask:
+    return create_app(Settings(db=catalog_path))
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(spec())  # type: ignore[arg-type]
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(app: Flask) -> None:
+    served = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        served[path] = {m.lower() for m in rule.methods or ()} - {"head", "options"}
+    documented = {path: set(ops) - {"parameters"} for path, ops in spec()["paths"].items()}
+    assert served == documented
+
+
+def test_the_app_serves_the_document(app: Flask) -> None:
+    response = app.test_client().get("/openapi.yaml")
+    assert response.status_code == 200 and response.data == SPEC_PATH.read_bytes()
+
+
+def test_the_contract_check_catches_a_wrong_body() -> None:
+    """The API tests lean on `check`; make sure it can fail."""
+    body = {"status": "success", "result": [{"songs": [{"score": 99}], "media_seconds": 1.0}]}
+    wrong = Response(json.dumps(body), mimetype="application/json")
+    with pytest.raises(Exception, match="required"):
+        check(wrong, "/v1/identify/{api_type}", "GET")
+    with pytest.raises(AssertionError, match="not documented"):
+        check(Response(status=418), "/", "GET")
