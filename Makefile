@@ -7,7 +7,7 @@ DEMO := data/demo
 PORT ?= 8080
 WORKERS ?= 2
 
-.PHONY: run test lint typecheck bench demo clean
+.PHONY: run test lint typecheck bench demo gen clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -38,6 +38,14 @@ typecheck: $(VENV)/.installed
 
 test: lint typecheck
 	$(PY) -m pytest
+
+# gen/models.py: the API's pydantic models, generated from openapi.yaml (tests fail when it is stale)
+GEN_OUT ?= gen/models.py
+gen: $(VENV)/.installed
+	$(VENV)/bin/datamodel-codegen --input openapi.yaml --input-file-type openapi --output $(GEN_OUT) \
+		--output-model-type pydantic_v2.BaseModel --target-python-version 3.11 --disable-timestamp \
+		--use-annotated --field-constraints --use-standard-collections --use-union-operator \
+		--use-schema-description --use-field-description --formatters ruff-format ruff-check
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run

@@ -4,6 +4,7 @@ Routes (openapi.yaml is the contract):
     GET|POST /?api_type=&url=              the original Cleared interface (query or JSON body)
     GET|POST /v1/identify/<api_type>       the same, by path; POST also takes a multipart `file`
     GET      /openapi.yaml                 the API description
+    GET      /docs                         interactive docs (Swagger UI, served from the swagger-ui-py wheel)
 Views stay thin: validate, call `route_req`, render; errors are `ApiError`s (lib/errors.py).
 """
 
@@ -13,19 +14,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request, send_file
+import swagger_ui
+from flask import Blueprint, Flask, Response, render_template, request, send_file
 from pydantic import ValidationError
 from werkzeug.datastructures import FileStorage
 
+from gen.models import ApiType, IdentifyRequest, IdentifyResponse, Status
 from lib import errors
 from lib.endpoints import route_req
 from lib.errors import ApiError
-from lib.models import API_TYPES, IdentifyRequest, IdentifyResponse
 from lib.service import Service
 from lib.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+API_TYPES = [t.value for t in ApiType]
 identify = Blueprint("identify", __name__)
+# Swagger UI's own files, packaged in the swagger-ui-py wheel: no CDN, works offline
+docs = Blueprint(
+    "docs", __name__, static_folder=Path(swagger_ui.__file__).parent / "static", static_url_path="/docs/static"
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cleared"] = Service(settings)
     errors.register(app)
     app.register_blueprint(identify)
+    app.register_blueprint(docs)
     return app
 
 
@@ -62,7 +70,7 @@ def _validated(params: dict[str, Any]) -> IdentifyRequest:
 
 
 def _success(api_type: str, source: str | Path) -> Response:
-    body = IdentifyResponse(result=[route_req(api_type, source)])
+    body = IdentifyResponse(status=Status.success, result=[route_req(api_type, source)])
     return Response(body.model_dump_json(), mimetype="application/json")
 
 
@@ -77,7 +85,7 @@ def _run_upload(api_type: str, upload: FileStorage) -> Response:
 def legacy() -> Response:
     """The original interface: `api_type` and `url` as parameters."""
     req = _validated(_params())
-    return _success(req.api_type, str(req.url))
+    return _success(req.api_type.value, str(req.url.root))
 
 
 @identify.route("/v1/identify/<api_type>", methods=["GET", "POST"])
@@ -88,9 +96,14 @@ def identify_by_path(api_type: str) -> Response:
     if upload is not None:
         return _run_upload(api_type, upload)
     req = _validated({**_params(), "api_type": api_type})
-    return _success(api_type, str(req.url))
+    return _success(api_type, str(req.url.root))
 
 
 @identify.route("/openapi.yaml")
 def openapi() -> Response:
     return send_file(ROOT / "openapi.yaml", mimetype="application/yaml")
+
+
+@docs.route("/docs")
+def interactive_docs() -> str:
+    return render_template("docs.html")

@@ -75,7 +75,7 @@ def resolve(host: str, port: int, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise ApiError(502, "download_failed", f"cannot resolve {host}: {error}") from None
+        raise ApiError(424, "download_failed", f"cannot resolve {host}: {error}") from None
     addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
@@ -101,7 +101,8 @@ def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path
     """Fetch `url` into a new file in `folder` (default: the system's temp folder).
 
     The caller owns the file and deletes it. Raises `ApiError`: 422 for a URL we will
-    not fetch, 413 over the size cap, 502 when the server fails us, 504 past the deadline.
+    not fetch, 413 over the size cap, 424 when the media's server fails or is too slow
+    (424, not 502/504: the 5xx range is kept for our own failures).
     """
     deadline = time.monotonic() + limits.timeout
     for _ in range(limits.max_redirects + 1):
@@ -116,20 +117,20 @@ def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path
                 redirect=False, preload_content=False, retries=False,
             )  # fmt: skip
         except urllib3.exceptions.TimeoutError:
-            raise ApiError(504, "download_timeout", f"{parsed.host} did not answer in time") from None
+            raise ApiError(424, "download_timeout", f"{parsed.host} did not answer in time") from None
         except urllib3.exceptions.HTTPError as error:
-            raise ApiError(502, "download_failed", f"cannot fetch from {parsed.host}: {error}") from None
+            raise ApiError(424, "download_failed", f"cannot fetch from {parsed.host}: {error}") from None
         try:
             if response.status in _REDIRECTS and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
                 continue
             if response.status >= 400:
-                raise ApiError(502, "download_failed", f"{parsed.host} answered HTTP {response.status}")
+                raise ApiError(424, "download_failed", f"{parsed.host} answered HTTP {response.status}")
             return _save(response, limits, deadline, folder)
         finally:
             response.release_conn()
             pool.close()
-    raise ApiError(502, "download_failed", f"more than {limits.max_redirects} redirects")
+    raise ApiError(424, "download_failed", f"more than {limits.max_redirects} redirects")
 
 
 def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, folder: str | Path | None) -> Path:
@@ -145,14 +146,14 @@ def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, f
                 if received > limits.max_bytes:
                     raise ApiError(413, "too_large", f"the file is larger than the limit of {limits.max_bytes} bytes")
                 if time.monotonic() > deadline:
-                    raise ApiError(504, "download_timeout", f"the download took longer than {limits.timeout:g} s")
+                    raise ApiError(424, "download_timeout", f"the download took longer than {limits.timeout:g} s")
                 out.write(chunk)
         except urllib3.exceptions.TimeoutError:
             path.unlink(missing_ok=True)
-            raise ApiError(504, "download_timeout", "the server stopped sending") from None
+            raise ApiError(424, "download_timeout", "the server stopped sending") from None
         except urllib3.exceptions.HTTPError as error:
             path.unlink(missing_ok=True)
-            raise ApiError(502, "download_failed", f"the download broke off: {error}") from None
+            raise ApiError(424, "download_failed", f"the download broke off: {error}") from None
         except ApiError:
             path.unlink(missing_ok=True)
             raise

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 from flask import Response
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing.jsonschema import DRAFT202012
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 _URI = "urn:cleared:openapi"
@@ -41,6 +41,6 @@ def check(response: Response, path: str, method: str) -> None:
     content = _resolve(documented[status]).get("content", {})
     if "application/json" in content:
         schema = content["application/json"]["schema"]
-        registry: Registry[Any] = Registry().with_resource(_URI, Resource(contents=spec(), specification=DRAFT4))
+        registry: Registry[Any] = Registry().with_resource(_URI, Resource(contents=spec(), specification=DRAFT202012))
         reference = {"$ref": _URI + schema["$ref"]} if "$ref" in schema else schema
-        OAS30Validator(reference, registry=registry).validate(response.get_json())
+        OAS31Validator(reference, registry=registry).validate(response.get_json())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gen.models import Result
 from lib.endpoints.dn import process_dn
 from lib.endpoints.dt import process_dt
 from lib.endpoints.ml import process_ml
@@ -16,7 +17,6 @@ from lib.endpoints.mlsi import process_mlsi
 from lib.endpoints.neyt import process_neyt
 from lib.endpoints.product import Source
 from lib.endpoints.yt import process_yt
-from lib.models import Result
 
 ROUTES: dict[str, Callable[[Source], Result]] = {
     "yt": process_yt,

@@ -6,8 +6,8 @@ distributor can see that a delivery duplicates a recording already sent to the s
 
 from __future__ import annotations
 
+from gen.models import Result
 from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
-from lib.models import Result
 
 
 def process_dn(source: Source) -> Result:

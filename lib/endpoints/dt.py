@@ -9,8 +9,8 @@ strongest of those as `matched_track`.
 
 from __future__ import annotations
 
+from gen.models import Result
 from lib.endpoints.product import Source, analyse, qualifying, song, strongest_per_track
-from lib.models import Result
 
 
 def process_dt(source: Source) -> Result:

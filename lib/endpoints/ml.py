@@ -6,9 +6,9 @@ Reports the catalog tracks heard in the media whose label belongs to a major gro
 
 from __future__ import annotations
 
+from gen.models import Result
 from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
 from lib.major_labels import major_group
-from lib.models import Result
 from lib.store import Track
 
 

@@ -7,9 +7,9 @@ under a beat shows up once per place it is heard, not once per song.
 
 from __future__ import annotations
 
+from gen.models import Result
 from lib.endpoints.ml import is_major
 from lib.endpoints.product import Source, analyse, qualifying, songs_result
-from lib.models import Result
 
 
 def process_mlsi(source: Source) -> Result:

@@ -7,8 +7,8 @@ from one of them does not guarantee a claim-free upload.
 
 from __future__ import annotations
 
+from gen.models import Result
 from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
-from lib.models import Result
 
 
 def process_neyt(source: Source) -> Result:

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gen.models import Result, Song
 from lib.engine import Identified
 from lib.major_labels import major_group
-from lib.models import Result, Song, timecode
 from lib.service import Analysis, current
 from lib.store import Track
 
@@ -73,11 +73,19 @@ def strongest_per_track(found: list[Identified]) -> list[Identified]:
     return sorted(best.values(), key=lambda f: -f.match.score)
 
 
+def timecode(seconds: float) -> str:
+    """`MM:SS`, or `H:MM:SS` from one hour on: where a song starts in the submitted media."""
+    whole = max(int(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def song(found: Identified, analysis: Analysis, **extra: object) -> Song:
+def song(found: Identified, analysis: Analysis, is_duplicate: bool | None = None) -> Song:
     m, t = found.match, found.track
     return Song(
         score=m.score,
@@ -101,9 +109,11 @@ def song(found: Identified, analysis: Analysis, **extra: object) -> Song:
         content_id=t.content_id,
         exclusive=t.exclusive,
         coverage=round(coverage(found, analysis), 3),
-        **extra,  # type: ignore[arg-type]
+        is_duplicate=is_duplicate,
     )
 
 
 def songs_result(found: list[Identified], analysis: Analysis) -> Result:
-    return Result(songs=[song(f, analysis) for f in found], media_seconds=analysis.seconds)
+    return Result(
+        songs=[song(f, analysis) for f in found], media_seconds=analysis.seconds, is_duplicate=None, matched_track=None
+    )

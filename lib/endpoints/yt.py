@@ -6,8 +6,8 @@ claiming. An empty list means no claim is expected from this catalog.
 
 from __future__ import annotations
 
+from gen.models import Result
 from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
-from lib.models import Result
 
 
 def process_yt(source: Source) -> Result:
