@@ -32,10 +32,13 @@ class EngineConfig:
     n_bins: int = 100  # up to f_min * 2**(n_bins / bins_per_octave) ~ 3.6 kHz
 
     # peaks: a local maximum over this neighbourhood, ranked by prominence above the
-    # local spectral envelope; the strongest `*_peaks_per_second` of each second are kept.
+    # local spectral envelope of the spectrogram plus a virtual noise floor this far
+    # below the median frame power; the strongest `*_peaks_per_second` of each second
+    # are kept.
     peak_time_radius: int = 3
     peak_freq_radius: int = 3
     envelope_bins: int = 25
+    noise_floor_db: float = 10.0
     ref_peaks_per_second: float = 14.0
     query_peaks_per_second: float = 30.0
     silence_db: float = -60.0  # below the file's loudest frame: treated as silence

@@ -6,6 +6,12 @@ which peaks exist far less than it changes their loudness; and a fixed number of
 most prominent peaks is kept per second, so density does not depend on loudness or
 genre. The reference side keeps few peaks (a small index), the query side many (it has
 to find the reference's peaks among noise).
+
+Prominence is measured on the spectrogram with a virtual noise floor added (steady
+noise `noise_floor_db` under the median frame power). Without it a faint peak in a
+quiet band ranked as high as a loud one, and noise drowns exactly those: a reference
+kept peaks that a noisy query could not show. With it both sides prefer peaks that
+stand above moderate noise; on a noisy query the real noise adds to the floor.
 """
 
 from __future__ import annotations
@@ -40,6 +46,16 @@ def _refine_frequency(spec: np.ndarray, t: np.ndarray, f: np.ndarray) -> np.ndar
     return (inner + np.clip(delta, -0.5, 0.5)).astype(np.float32)
 
 
+def _with_noise_floor(spec: np.ndarray, below_db: float) -> np.ndarray:
+    """`spec` (dB) plus steady noise `below_db` under its median frame power, in dB.
+
+    The floor follows the clip's own level, so a gain change does not move the ranking.
+    """
+    power = np.exp(spec * np.float32(np.log(10.0) / 10.0))  # 10 ** (spec / 10), 4x faster
+    floor = np.median(power.mean(axis=1)) * np.float32(10.0 ** (-below_db / 10.0))
+    return np.float32(10.0) * np.log10(power + floor)
+
+
 def find_peaks(spec: np.ndarray, per_second: float, config: EngineConfig = DEFAULT) -> Peaks:
     """Return the `per_second` most prominent local maxima of each second of `spec`."""
     size = (2 * config.peak_time_radius + 1, 2 * config.peak_freq_radius + 1)
@@ -51,7 +67,8 @@ def find_peaks(spec: np.ndarray, per_second: float, config: EngineConfig = DEFAU
     is_max[: config.peak_time_radius] = False
     is_max[len(spec) - config.peak_time_radius :] = False
     t, f = np.nonzero(is_max)
-    prominence = (spec - uniform_filter1d(spec, config.envelope_bins, axis=1, mode="nearest"))[t, f]
+    floored = _with_noise_floor(spec, config.noise_floor_db)
+    prominence = (floored - uniform_filter1d(floored, config.envelope_bins, axis=1, mode="nearest"))[t, f]
 
     block = max(1, round(1.0 / config.frame_seconds))
     keep_per_block = max(1, round(per_second * block * config.frame_seconds))
