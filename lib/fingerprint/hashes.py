@@ -55,6 +55,7 @@ class Landmarks:
 class Hashes:
     hash: np.ndarray  # uint32
     t: np.ndarray  # float32 anchor frame, in reference time for warped queries
+    end: np.ndarray  # float32 frame of the landmark's last peak, same clock: where its evidence ends
 
 
 def _targets(peaks: Peaks, fanout: int, config: EngineConfig) -> np.ndarray:
@@ -136,4 +137,8 @@ def warp(marks: Landmarks, config: EngineConfig = DEFAULT, pitch: float = 0.0, t
         (span, config.span_bits),
     ):
         code = (code << bits) | field
-    return Hashes(code[ok].astype(np.uint32), (marks.t[ok] * tempo).astype(np.float32))
+    return Hashes(
+        code[ok].astype(np.uint32),
+        (marks.t[ok] * tempo).astype(np.float32),
+        ((marks.t[ok] + marks.dt2[ok]) * tempo).astype(np.float32),
+    )

@@ -21,6 +21,7 @@ from lib.fingerprint.score import confidence
 _OFFSET_BIAS = 2**24  # keeps offset bins non-negative inside the packed cell key
 _CELLS_PER_WARP = 2**33  # more than every offset bin of the uint32 timeline, biased
 _MAX_GAP = 1.0  # seconds between aligned anchors of one matched region
+_MIN_FIT_SPAN = 4.0  # seconds of aligned anchors needed to measure tempo
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class _Probes:
     hash: np.ndarray
     t_ref: np.ndarray  # warped query time, in reference frames
     t_query: np.ndarray  # query anchor frame
+    t_end: np.ndarray  # query frame of the landmark's last peak
     warp: np.ndarray  # index into the warp grid
 
 
@@ -60,6 +62,7 @@ def _probes(marks: Landmarks, grid: list[Warp], config: EngineConfig) -> _Probes
         hash=np.concatenate([h.hash for h in parts]),
         t_ref=np.concatenate([h.t for h in parts]),
         t_query=np.concatenate([h.t / tempo for h, (_, tempo) in zip(parts, grid, strict=True)]),
+        t_end=np.concatenate([h.end / tempo for h, (_, tempo) in zip(parts, grid, strict=True)]),
         warp=np.concatenate([np.full(len(h.hash), i, dtype=np.int64) for i, h in enumerate(parts)]),
     )
 
@@ -126,8 +129,10 @@ def search(marks: Landmarks, index: Index, grid: list[Warp], config: EngineConfi
         near = np.nonzero((warp_of == warp_index) & (offset_bin >= bin_k - 1) & (offset_bin <= bin_k + 2))[0]
         hit_track, local = index.locate(frames[near])
         mine = hit_track == track  # a cell at a track boundary may hold the neighbour's hits
-        q = probes.t_query[probe[near[mine]]]
-        match = _refine(q, local[mine], index, track, grid[warp_index], len(grid))
+        hits = probe[near[mine]]
+        match = _refine(
+            probes.t_query[hits], probes.t_end[hits], local[mine], index, track, grid[warp_index], len(grid)
+        )
         if match.score >= config.min_score:
             matches.append(match)
     matches.sort(key=lambda m: (-m.score, -m.aligned))
@@ -148,27 +153,51 @@ def _matched_region(anchors: np.ndarray, max_gap: int) -> tuple[float, float]:
     return float(q[starts[run]]), float(q[ends[run]])
 
 
+def _measured_tempo(q: np.ndarray, r: np.ndarray, hypothesis: float, config: EngineConfig) -> float:
+    """The tempo the aligned anchors measure, or `hypothesis` when their span is too short to tell.
+
+    A cell admits hits within about ±6 frames of its offset, so over a short span a few
+    edge hits tilt the fitted slope by several per cent (a 2.5 s sample at true speed
+    fitted 1.02-1.03), and adopting that turned a correct identity match into an
+    apparent speed change that the identity search then refused: short samples were
+    lost. Over `_MIN_FIT_SPAN` seconds a 3 % tempo change drifts by a whole offset bin,
+    so the slope means something. The fit must also stay within two grid steps: a
+    neighbouring hypothesis hashes alike and its cell can win, so a fit lands up to a
+    step or so away; a 5 % tempo-only change found by the identity search is thereby
+    reported (and sent on to the grid) rather than hidden as 1.0.
+    """
+    if np.ptp(q) * config.frame_seconds < _MIN_FIT_SPAN:
+        return hypothesis
+    slope = float(np.polyfit(q, r, 1)[0])
+    return slope if abs(slope - hypothesis) <= 2 * config.tempo_step else hypothesis
+
+
 def _refine(
-    query_frames: np.ndarray, ref_frames: np.ndarray, index: Index, track: int, warp_hypothesis: Warp, n_warps: int
+    query_frames: np.ndarray,
+    query_ends: np.ndarray,
+    ref_frames: np.ndarray,
+    index: Index,
+    track: int,
+    warp_hypothesis: Warp,
+    n_warps: int,
 ) -> Match:
-    """Fit tempo and offset to the aligned hits of one cell (query and reference anchor frames)."""
+    """Fit tempo and offset to the aligned hits of one cell (query and reference anchor
+    frames; `query_ends`: where each hit's landmark ends in the query)."""
     config = index.config
     pitch_shift, tempo = warp_hypothesis
     q = query_frames.astype(np.float64)
     r = ref_frames.astype(np.float64)
+    ends = query_ends.astype(np.float64)
     # One vote per query anchor frame: the triplets of one anchor share peaks, so a
     # single chance coincidence of a few peaks would otherwise cast a dozen votes.
     _, unique = np.unique(np.rint(q), return_index=True)
+    q_start, last_anchor = _matched_region(q[unique], round(_MAX_GAP / config.frame_seconds))
+    # the region ends where the evidence does: the last peak of its last anchors' landmarks
+    q_end = float(ends[(q >= q_start) & (q <= last_anchor)].max())
     q, r = q[unique], r[unique]
-    if np.ptp(q) * config.frame_seconds >= 2.0:
-        slope = float(np.polyfit(q, r, 1)[0])
-        # A neighbouring hypothesis hashes alike and its cell can win; a fit landing on
-        # that neighbour (one step away) scatters about it, so accept up to 1.5 steps.
-        if abs(slope - tempo) <= 1.5 * config.tempo_step:
-            tempo = slope
-    intercept = float(np.median(r - tempo * q))
-    q_start, q_end = _matched_region(q, round(_MAX_GAP / config.frame_seconds))
-    q_end += 1.0
+    run = (q >= q_start) & (q <= last_anchor)  # chance hits elsewhere in the cell would tilt the fit
+    tempo = _measured_tempo(q[run], r[run], tempo, config)
+    intercept = float(np.median(r[run] - tempo * q[run]))
     seconds = config.frame_seconds
     return Match(
         track_id=index.track_ids[track],
