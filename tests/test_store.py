@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -73,3 +74,18 @@ def test_wal_mode(tmp_path: Path) -> None:
 def test_track_id_is_validated(bad: str) -> None:
     with pytest.raises(ValueError):
         Track(track_id=bad)
+
+
+def test_a_forked_child_opens_its_own_connection(catalog_path: Path) -> None:
+    """gunicorn forks workers after the app (and its catalog) is created."""
+    with Catalog(catalog_path) as catalog:
+        parent = catalog._db
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: must read through a fresh connection
+            ok = catalog._db is not parent and catalog.count() == 6
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read, 1) == b"1"
+        assert catalog._db is parent

@@ -9,6 +9,7 @@ fingerprint, so an interrupted ingest leaves only whole tracks and simply resume
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -59,11 +60,8 @@ class Catalog:
         self.path = Path(path)
         self.config = config
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._connection = self._connect()
+        self._pid = os.getpid()
         self._db.executescript(_SCHEMA)
         self._check_layout()
 
@@ -79,6 +77,23 @@ class Catalog:
                     "ingest the music again into a new database"
                 )
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'layout'", (layout,))
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This process's connection. gunicorn imports the app, opening the catalog, and
+        then forks its workers; SQLite forbids using a connection across a fork."""
+        if self._pid != os.getpid():
+            self._connection = self._connect()
+            self._pid = os.getpid()
+        return self._connection
 
     def close(self) -> None:
         self._db.close()
