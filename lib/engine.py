@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lib.fingerprint import audio
+from lib.fingerprint.allocator import keep_freed_memory
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match
@@ -33,6 +34,7 @@ class Engine:
         self.config = config
         self._index: Index | None = None
         self._building = threading.Lock()
+        keep_freed_memory()
 
     @property
     def index(self) -> Index:

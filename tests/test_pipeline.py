@@ -9,9 +9,9 @@ import pytest
 from scipy.signal import resample_poly
 
 from lib.fingerprint.config import DEFAULT
-from lib.fingerprint.hashes import landmarks, warp
+from lib.fingerprint.hashes import Grid, landmarks, warp
 from lib.fingerprint.index import Index, TrackPrint
-from lib.fingerprint.match import find_matches
+from lib.fingerprint.match import _CELLS_PER_WARP, _best_cells, _candidates, find_matches
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.pipeline import identify, query_landmarks, reference_print
 from lib.fingerprint.spectrogram import spectrogram
@@ -57,7 +57,7 @@ def test_hash_fields_undo_a_warp(song_at_engine_rate: np.ndarray) -> None:
     marks = landmarks(find_peaks(spectrogram(song_at_engine_rate), 14), 4)
     assert len(marks) > 0
     shifted = replace(marks, f=marks.f + 2.0)  # the same landmarks a semitone higher
-    assert np.array_equal(warp(shifted, pitch=2.0).hash, warp(marks).hash)
+    assert np.array_equal(warp(shifted, grid=Grid((2.0,), (1.0,))).hash, warp(marks).hash)
     assert not np.array_equal(warp(shifted).hash, warp(marks).hash)
     assert np.all(marks.dt1 <= marks.dt2)
 
@@ -145,3 +145,23 @@ def test_threshold_grows_with_the_hypotheses_searched() -> None:
     assert threshold(1) < threshold(45)
     assert confidence(12, 1) >= 50 > confidence(12, 45)
     assert confidence(200, 45) <= 100 and confidence(0, 1) == 0
+
+
+def test_bucket_prefilter_keeps_every_qualifying_cell() -> None:
+    """Counting in hashed buckets must find exactly the cells an exact count finds."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    warp_of = rng.integers(0, 45, n)
+    offset_bin = rng.integers(0, 100_000, n)
+    # planted alignments, some straddling two offset bins
+    for k, (w, b) in enumerate([(3, 500), (44, 99_999), (0, 0), (20, 51_234)]):
+        warp_of[k * 10 : k * 10 + 7] = w
+        offset_bin[k * 10 : k * 10 + 7] = b + np.arange(7) % 2
+    cell = warp_of * _CELLS_PER_WARP + offset_bin
+    kept = _candidates(warp_of, offset_bin, 6)
+    assert len(kept) < n // 10
+    exact_keys, exact_counts, _ = _best_cells(cell, 6)
+    keys, counts, _ = _best_cells(cell[kept], 6)
+    assert keys.tolist() == exact_keys.tolist()
+    assert counts.tolist() == exact_counts.tolist()
+    assert len(keys) >= 4

@@ -20,6 +20,7 @@ import soundfile
 from lib.fingerprint.config import DEFAULT, EngineConfig
 
 Chunk = np.ndarray  # 1-D float32, mono, at config.sample_rate
+_CHUNK_SECONDS = 0.5
 
 # Containers libsndfile reads natively. The fallback is tried only on these: for MPEG
 # audio FFmpeg is the better decoder, and libsndfile's MP3 probe prints to stderr.
@@ -34,9 +35,13 @@ def _frames_to_chunks(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[Ch
     """Downmix, then resample, in one FFmpeg filter graph built for the first frame.
 
     Downmixing before resampling halves the resampler's work; the graph runs twice as
-    fast as PyAV's AudioResampler for the same swresample filter.
+    fast as PyAV's AudioResampler for the same swresample filter. Codecs hand out small
+    frames (Vorbis: 43 a second), and a pull and an array per frame cost more than the
+    resampling: the graph regroups its output into `_CHUNK_SECONDS` chunks and is
+    pulled once per chunk of input (ingest decode 540x -> 910x realtime, same samples).
     """
     graph: av.filter.Graph | None = None
+    pending = 0  # input samples pushed since the last pull
     for frame in frames:
         if graph is None:
             graph = av.filter.Graph()
@@ -49,6 +54,7 @@ def _frames_to_chunks(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[Ch
                 ),
                 graph.add("aformat", "sample_fmts=flt:channel_layouts=mono"),
                 graph.add("aresample", str(rate)),
+                graph.add("asetnsamples", f"n={round(rate * _CHUNK_SECONDS)}:p=0"),
                 graph.add("abuffersink"),
             ]
             for upstream, downstream in pairwise(chain):
@@ -56,7 +62,10 @@ def _frames_to_chunks(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[Ch
             graph.configure()
         frame.pts = None  # the graph counts samples itself (robust to odd timestamps)
         graph.push(frame)
-        yield from _pull(graph)
+        pending += frame.samples
+        if pending >= frame.sample_rate * _CHUNK_SECONDS:
+            yield from _pull(graph)
+            pending = 0
     if graph is not None:
         graph.push(None)
         yield from _pull(graph)

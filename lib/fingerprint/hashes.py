@@ -52,10 +52,29 @@ class Landmarks:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """Warp hypotheses: every pitch shift (log bins) with every tempo factor, pitch-major."""
+
+    pitches: tuple[float, ...]
+    tempos: tuple[float, ...]
+
+    def __len__(self) -> int:
+        return len(self.pitches) * len(self.tempos)
+
+    def __getitem__(self, i: int) -> tuple[float, float]:
+        p, r = divmod(i, len(self.tempos))
+        return self.pitches[p], self.tempos[r]
+
+
+IDENTITY = Grid((0.0,), (1.0,))
+
+
+@dataclass(frozen=True)
 class Hashes:
     hash: np.ndarray  # uint32
     t: np.ndarray  # float32 anchor frame, in reference time for warped queries
-    end: np.ndarray  # float32 frame of the landmark's last peak, same clock: where its evidence ends
+    landmark: np.ndarray  # int64 index of the hashed landmark
+    warp: np.ndarray  # int64 index of the hypothesis in the grid
 
 
 def _targets(peaks: Peaks, fanout: int, config: EngineConfig) -> np.ndarray:
@@ -115,30 +134,32 @@ def landmarks(peaks: Peaks, fanout: int, config: EngineConfig = DEFAULT) -> Land
     )
 
 
-def warp(marks: Landmarks, config: EngineConfig = DEFAULT, pitch: float = 0.0, tempo: float = 1.0) -> Hashes:
-    """Quantise landmarks as if the query were shifted by -`pitch` bins and stretched by `tempo`.
+def warp(marks: Landmarks, config: EngineConfig = DEFAULT, grid: Grid = IDENTITY) -> Hashes:
+    """Quantise landmarks as if the query were shifted by -pitch bins and stretched by tempo,
+    for every (pitch, tempo) of `grid`.
 
-    `tempo` maps query time to reference time (a query played 5 % fast needs 1.05).
-    Landmarks whose anchor leaves the frequency axis after the shift are dropped.
+    A tempo maps query time to reference time (a query played 5 % fast needs 1.05).
+    Only the anchor bin depends on the pitch and only the span on the tempo, so the
+    other fields are quantised once and the grid is one broadcast (a loop over the 45
+    hypotheses was a seventh of a query). Landmarks whose anchor leaves the frequency
+    axis after the shift are dropped.
     """
+    pitches = np.asarray(grid.pitches)[:, None, None]
+    tempos = np.asarray(grid.tempos)[None, :, None]
     half = 2 ** (config.df_bits - 1)
-    f = np.rint(marks.f - pitch).astype(np.int64)
+    f = np.rint(marks.f - pitches).astype(np.int64)  # (pitches, 1, landmarks)
     df1 = np.rint(marks.df1).astype(np.int64) + half
     df2 = np.rint(marks.df2).astype(np.int64) + half
     ratio = np.rint(marks.dt1 / marks.dt2 * (2**config.ratio_bits - 1)).astype(np.int64)
-    span = np.rint(np.log(marks.dt2 * tempo) / math.log1p(config.span_step)).astype(np.int64)
-    span = np.clip(span - config.span_origin, 0, 2**config.span_bits - 1)
-    ok = (f >= 0) & (f < 2**config.f_bits)
-    code = f
-    for field, bits in (
-        (df1, config.df_bits),
-        (df2, config.df_bits),
-        (ratio, config.ratio_bits),
-        (span, config.span_bits),
-    ):
-        code = (code << bits) | field
+    span = np.rint(np.log(marks.dt2 * tempos) / math.log1p(config.span_step)).astype(np.int64)
+    span = np.clip(span - config.span_origin, 0, 2**config.span_bits - 1)  # (1, tempos, landmarks)
+    middle = (((df1 << config.df_bits) | df2) << config.ratio_bits | ratio) << config.span_bits
+    code = (f << (config.hash_bits - config.f_bits)) | middle | span
+    shape = (len(grid.pitches), len(grid.tempos), len(marks))
+    ok = np.broadcast_to((f >= 0) & (f < 2**config.f_bits), shape)
     return Hashes(
-        code[ok].astype(np.uint32),
-        (marks.t[ok] * tempo).astype(np.float32),
-        ((marks.t[ok] + marks.dt2[ok]) * tempo).astype(np.float32),
+        hash=code[ok].astype(np.uint32),
+        t=np.broadcast_to((marks.t * tempos).astype(np.float32), shape)[ok],
+        landmark=np.broadcast_to(np.arange(len(marks)), shape)[ok],
+        warp=np.broadcast_to(np.arange(len(grid)).reshape((*shape[:2], 1)), shape)[ok],
     )
