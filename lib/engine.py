@@ -33,28 +33,27 @@ class Engine:
         self.catalog = catalog
         self.config = config
         self._index: Index | None = None
+        self._generation = -1  # the catalog generation the index was built from
         self._building = threading.Lock()
         keep_freed_memory()
 
     @property
     def index(self) -> Index:
-        """The index, built on first use; one build even when many request threads ask at once."""
+        """The index of the catalog as it is now: rebuilt when any process (a separate
+        worker, another server process) has added or removed tracks since it was built;
+        one build even when many request threads ask at once."""
         with self._building:
-            if self._index is None:
+            generation = self.catalog.generation()
+            if self._index is None or generation != self._generation:
                 self._index = Index.build(self.catalog.prints(), self.config)
+                self._generation = generation
             return self._index
 
     def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
-        added = self.catalog.add(track, fingerprint, audio_sha1)
-        if added:
-            self._index = None
-        return added
+        return self.catalog.add(track, fingerprint, audio_sha1)
 
     def remove(self, track_id: str) -> bool:
-        removed = self.catalog.remove(track_id)
-        if removed and self._index is not None:
-            self._index.remove(track_id)
-        return removed
+        return self.catalog.remove(track_id)
 
     def identify(
         self, query: str | Path | np.ndarray, limit: int = 5, max_seconds: float | None = None

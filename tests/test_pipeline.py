@@ -124,17 +124,6 @@ def test_song_outside_the_index_matches_nothing(small_index: Index) -> None:
     assert identify(_excerpt(999, 3.0, 10.0), small_index) == []
 
 
-def test_removed_track_no_longer_matches() -> None:
-    prints = [
-        reference_print(f"song{i}", resample_poly(song(100 + i, 24.0), SR, 22050).astype(np.float32)) for i in (0, 1)
-    ]
-    index = Index.build(prints)
-    marks = query_landmarks(_excerpt(100, 6.0, 8.0))
-    assert find_matches(marks, index)[0].track_id == "song0"
-    index.remove("song0")
-    assert [m.track_id for m in find_matches(marks, index)] == []
-
-
 def test_empty_index_matches_nothing() -> None:
     assert find_matches(query_landmarks(_excerpt(100, 6.0, 8.0)), Index.build([])) == []
 

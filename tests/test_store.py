@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lib.engine import Engine
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.index import TrackPrint
 from lib.store import Catalog, LayoutMismatch, Track
@@ -89,3 +92,56 @@ def test_a_forked_child_opens_its_own_connection(catalog_path: Path) -> None:
         os.waitpid(pid, 0)
         assert os.read(read, 1) == b"1"
         assert catalog._db is parent
+
+
+def test_each_thread_writes_in_its_own_transaction(tmp_path: Path) -> None:
+    """A transaction open in one thread must not take in another thread's writes."""
+    with Catalog(tmp_path / "c.db") as catalog:
+        inside, done = threading.Event(), threading.Event()
+
+        def hold_a_transaction_then_fail() -> None:
+            with pytest.raises(RuntimeError), catalog.database.transaction():
+                inside.set()
+                done.wait(5)
+                raise RuntimeError("rolled back")
+
+        holder = threading.Thread(target=hold_a_transaction_then_fail)
+        holder.start()
+        inside.wait(5)
+        writer = threading.Thread(target=lambda: catalog.add(Track(track_id="b"), _print("b"), "sha-b"))
+        writer.start()  # waits for the write lock, then commits on its own
+        time.sleep(0.2)
+        done.set()
+        holder.join()
+        writer.join()
+        assert catalog.get("b") is not None
+
+
+def test_another_engine_sees_adds_and_removes(tmp_path: Path) -> None:
+    """Two processes (here two engines on two catalogs of one file) stay in step."""
+    with Catalog(tmp_path / "c.db") as mine, Catalog(tmp_path / "c.db") as theirs:
+        engine = Engine(mine)
+        assert engine.index.track_ids == []
+        Engine(theirs).add(Track(track_id="a"), _print("a"), "sha")
+        assert engine.index.track_ids == ["a"]
+        theirs.remove("a")
+        assert engine.index.track_ids == []
+
+
+def test_update_and_page(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as catalog:
+        for i, artist in enumerate(["Ann", "Bob", "ann_x", "100%"]):
+            catalog.add(Track(track_id=f"t{i}", artist=artist), _print(f"t{i}", 10 + i), f"sha{i}")
+        generation = catalog.generation()
+        updated = catalog.update("t1", {"title": "New", "track_id": "ignored"})
+        assert updated is not None and updated.title == "New" and updated.track_id == "t1"
+        assert catalog.get("t1") == updated and catalog.generation() == generation  # no re-index
+        assert catalog.update("nope", {"title": "x"}) is None
+        found, total = catalog.page(0, 10, {"artist": "ann"})
+        assert [t.track_id for t in found] == ["t0", "t2"] and total == 2
+        assert [t.track_id for t in catalog.page(0, 10, {"artist": "n_"})[0]] == ["t2"]  # _ is literal
+        assert [t.track_id for t in catalog.page(0, 10, {"artist": "0%"})[0]] == ["t3"]
+        page, total = catalog.page(1, 2, {})
+        assert [t.track_id for t in page] == ["t1", "t2"] and total == 4
+        with pytest.raises(ValueError, match="cannot filter"):
+            catalog.page(0, 10, {"audio_sha1": "x"})

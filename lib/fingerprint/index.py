@@ -18,7 +18,7 @@ the time alignment rejects. A sorted array with `searchsorted` was 20x slower.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,7 +51,6 @@ class Index:
     track_ids: list[str]
     starts: np.ndarray  # int64 global frame where each track begins
     lengths: np.ndarray  # int64 frames per track
-    removed: set[int] = field(default_factory=set)
 
     @classmethod
     def build(cls, prints: Iterable[TrackPrint], config: EngineConfig = DEFAULT) -> Index:
@@ -95,7 +94,3 @@ class Index:
         """Global frames → (track number, frame within that track)."""
         track = np.searchsorted(self.starts, frames, side="right") - 1
         return track, frames.astype(np.int64) - self.starts[track]
-
-    def remove(self, track_id: str) -> None:
-        """Hide a track at once; its entries leave memory at the next rebuild."""
-        self.removed.add(self.track_ids.index(track_id))

@@ -117,8 +117,6 @@ def search(marks: Landmarks, index: Index, grid: Grid, config: EngineConfig, lim
     matches = []
     for k in best:
         track = int(cell_track[k])
-        if track in index.removed:
-            continue
         warp_index, bin_k = divmod(int(keys[k]), _CELLS_PER_WARP)
         near = np.nonzero((warp_of == warp_index) & (offset_bin >= bin_k - 1) & (offset_bin <= bin_k + 2))[0]
         hit_track, local = index.locate(frames[near])

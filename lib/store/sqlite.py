@@ -9,7 +9,6 @@ fingerprint, so an interrupted ingest leaves only whole tracks and simply resume
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -20,6 +19,7 @@ import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import TrackPrint
+from lib.store.db import Database
 from lib.store.models import Track
 
 _SCHEMA = """
@@ -57,13 +57,14 @@ class Catalog:
     """
 
     def __init__(self, path: str | Path, config: EngineConfig = DEFAULT) -> None:
-        self.path = Path(path)
+        self.database = Database(path, _SCHEMA)
+        self.path = self.database.path
         self.config = config
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = self._connect()
-        self._pid = os.getpid()
-        self._db.executescript(_SCHEMA)
         self._check_layout()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self.database.conn
 
     def _check_layout(self) -> None:
         layout = self.config.layout_key()
@@ -78,25 +79,8 @@ class Catalog:
                 )
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'layout'", (layout,))
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=10000")
-        return db
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        """This process's connection. gunicorn imports the app, opening the catalog, and
-        then forks its workers; SQLite forbids using a connection across a fork."""
-        if self._pid != os.getpid():
-            self._connection = self._connect()
-            self._pid = os.getpid()
-        return self._connection
-
     def close(self) -> None:
-        self._db.close()
+        self.database.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -104,18 +88,29 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def generation(self) -> int:
+        """A number that changes whenever fingerprints are added or removed, by any process:
+        an engine compares it to rebuild an index that another process made stale."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1')"
+            " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
     def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
         """Store a track with its fingerprint; False if its id or its audio is already there."""
         values = track.model_dump()
         columns = [*_FIELDS, "audio_sha1", "added_at"]
         params = [values[f] for f in _FIELDS] + [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds")]
         try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", params
-                )
-                self._db.execute(
+            with self.database.transaction() as db:
+                placeholders = ", ".join("?" * len(columns))
+                db.execute(f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({placeholders})", params)
+                db.execute(
                     "INSERT INTO fingerprints (track_id, n_frames, hashes, times) VALUES (?, ?, ?, ?)",
                     (
                         track.track_id,
@@ -124,6 +119,7 @@ class Catalog:
                         fingerprint.times.astype("<u4").tobytes(),
                     ),
                 )
+                self._bump(db)
         except sqlite3.IntegrityError as error:
             if "UNIQUE" in str(error):  # same track_id or same audio: already there
                 return False
@@ -133,10 +129,47 @@ class Catalog:
     def known_sha1s(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT audio_sha1 FROM tracks WHERE audio_sha1 IS NOT NULL")}
 
+    def with_audio(self, audio_sha1: str) -> Track | None:
+        """The track whose audio file has this SHA-1, if any."""
+        row = self._db.execute("SELECT track_id FROM tracks WHERE audio_sha1 = ?", (audio_sha1,)).fetchone()
+        return self.get(row[0]) if row else None
+
     def remove(self, track_id: str) -> bool:
         """Delete a track and (by cascade) its fingerprint."""
-        with self._db:
-            return self._db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,)).rowcount > 0
+        with self.database.transaction() as db:
+            removed = db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,)).rowcount > 0
+            if removed:
+                self._bump(db)
+        return removed
+
+    def update(self, track_id: str, changes: dict[str, object]) -> Track | None:
+        """Change a track's metadata (not its id or fingerprint); None if there is no such track."""
+        with self.database.transaction():
+            track = self.get(track_id)
+            if track is None:
+                return None
+            updated = Track.model_validate({**track.model_dump(), **changes, "track_id": track_id})
+            values = updated.model_dump()
+            fields = [f for f in _FIELDS if f != "track_id"]
+            self._db.execute(
+                f"UPDATE tracks SET {', '.join(f'{f} = ?' for f in fields)} WHERE track_id = ?",
+                [values[f] for f in fields] + [track_id],
+            )
+        return updated
+
+    def page(self, offset: int, limit: int, filters: dict[str, str]) -> tuple[list[Track], int]:
+        """Tracks in track_id order whose fields contain the given texts (any case), and the total."""
+        unknown = set(filters) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
+        where = " AND ".join(f"{f} LIKE ? ESCAPE '\\'" for f in filters) or "1"
+        args = [f"%{_escape_like(v)}%" for v in filters.values()]
+        total = int(self._db.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", args).fetchone()[0])
+        rows = self._db.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE {where} ORDER BY track_id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return [Track(**dict(zip(_FIELDS, row, strict=True))) for row in rows], total
 
     def get(self, track_id: str) -> Track | None:
         with closing(
@@ -171,3 +204,7 @@ class Catalog:
             "fingerprint_bytes": blob_bytes,
             "file_bytes": self.path.stat().st_size,
         }
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
