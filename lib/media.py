@@ -97,6 +97,22 @@ def _pool(url: Url, address: str, limits: Limits) -> urllib3.HTTPConnectionPool:
     return urllib3.HTTPConnectionPool(address, url.port or 80, timeout=timeout, retries=False)
 
 
+def _connect(url: str, limits: Limits) -> tuple[Url, urllib3.HTTPConnectionPool, dict[str, str]]:
+    """A pool pinned to the checked address of `url`, and the headers every request sends."""
+    parsed = _parse(url)
+    assert parsed.host is not None  # _parse guarantees it
+    address = resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
+    host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+    return parsed, _pool(parsed, address, limits), {"Host": host_header, "User-Agent": _USER_AGENT}
+
+
+def check(url: str, limits: Limits) -> None:
+    """Refuse (`ApiError` 422) a URL we would not fetch, before promising to call it later."""
+    parsed = _parse(url)
+    assert parsed.host is not None
+    resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
+
+
 def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path:
     """Fetch `url` into a new file in `folder` (default: the system's temp folder).
 
@@ -106,16 +122,11 @@ def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path
     """
     deadline = time.monotonic() + limits.timeout
     for _ in range(limits.max_redirects + 1):
-        parsed = _parse(url)
-        assert parsed.host is not None  # _parse guarantees it
-        address = resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
-        pool = _pool(parsed, address, limits)
-        host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+        parsed, pool, headers = _connect(url, limits)
         try:
             response = pool.urlopen(
-                "GET", parsed.request_uri, headers={"Host": host_header, "User-Agent": _USER_AGENT},
-                redirect=False, preload_content=False, retries=False,
-            )  # fmt: skip
+                "GET", parsed.request_uri, headers=headers, redirect=False, preload_content=False, retries=False
+            )
         except urllib3.exceptions.TimeoutError:
             raise ApiError(424, "download_timeout", f"{parsed.host} did not answer in time") from None
         except urllib3.exceptions.HTTPError as error:
@@ -131,6 +142,28 @@ def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path
             response.release_conn()
             pool.close()
     raise ApiError(424, "download_failed", f"more than {limits.max_redirects} redirects")
+
+
+def post(url: str, body: bytes, headers: dict[str, str], limits: Limits) -> int:
+    """POST `body` to a checked address and return the HTTP status; redirects are not followed.
+
+    The answer's body is not read beyond what arrives with its headers: a receiver only
+    has to say 2xx. Raises `ApiError` when the URL is refused or the server cannot be reached.
+    """
+    parsed, pool, base = _connect(url, limits)
+    try:
+        response = pool.urlopen(
+            "POST", parsed.request_uri, body=body, headers={**base, **headers},
+            redirect=False, preload_content=False, retries=False,
+        )  # fmt: skip
+        response.release_conn()
+        return int(response.status)
+    except urllib3.exceptions.TimeoutError:
+        raise ApiError(424, "callback_timeout", f"{parsed.host} did not answer in time") from None
+    except urllib3.exceptions.HTTPError as error:
+        raise ApiError(424, "callback_failed", f"cannot reach {parsed.host}: {error}") from None
+    finally:
+        pool.close()
 
 
 def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, folder: str | Path | None) -> Path:

@@ -1,5 +1,6 @@
-"""What every identify request shares: the engine over the catalog, the limits, and
-the step from a client's media (a URL or an uploaded file) to the segments heard in it.
+"""What every request shares: the engine over the catalog, the limits, the uploads and
+task queue, and the step from a client's media (a URL or an uploaded file) to the
+segments heard in it.
 
 One `Service` lives per process, on the Flask app (`app.extensions["cleared"]`); the
 endpoints reach it through `current()`, the way Flask code reaches `current_app`.
@@ -7,7 +8,9 @@ endpoints reach it through `current()`, the way Flask code reaches `current_app`
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
@@ -18,6 +21,8 @@ from lib.fingerprint import audio
 from lib.media import Limits, download
 from lib.settings import Settings
 from lib.store import Catalog
+from lib.store.tasks import TaskStore
+from lib.uploads import Uploads
 
 _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
 
@@ -36,18 +41,27 @@ class Service:
         self.catalog = Catalog(settings.db)
         self.engine = Engine(self.catalog)
         self.limits = Limits.from_settings(settings)
+        self.tasks = TaskStore(settings.db, max_runs=settings.task_max_runs)
+        self.uploads = Uploads(settings.storage)
+
+    @cached_property
+    def webhook_secret(self) -> bytes:
+        """The configured secret, or the one generated for this store on first use."""
+        if self.settings.webhook_secret is not None:
+            return self.settings.webhook_secret.get_secret_value().encode()
+        return self.tasks.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
 
     def analyse(self, source: str | Path) -> Analysis:
         """Download (a URL) or read (an uploaded file's path), decode, and scan the media."""
         if isinstance(source, Path):
-            return self._analyse_file(source)
+            return self.analyse_file(source)
         path = download(source, self.limits)
         try:
-            return self._analyse_file(path)
+            return self.analyse_file(path)
         finally:
             path.unlink(missing_ok=True)
 
-    def _analyse_file(self, path: Path) -> Analysis:
+    def analyse_file(self, path: Path) -> Analysis:
         config = self.engine.config
         try:
             samples = audio.load(path, config, max_seconds=self.settings.max_media_seconds)

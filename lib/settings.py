@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,3 +27,15 @@ class Settings(BaseSettings):
     max_redirects: int = Field(default=5, ge=0)
     # private, loopback and link-local addresses are refused unless this is set (local testing only)
     allow_private_urls: bool = False
+    # the fingerprint-index API: uploaded music, background tasks, webhooks
+    storage: Path = Field(default=Path("data/uploads"), description="folder where uploaded music is kept")
+    max_index_seconds: float = Field(default=3 * 3600.0, gt=0, description="longest track an add indexes")
+    # task threads per server process; 0: tasks run only in `python -m lib worker` processes
+    task_workers: int = Field(default=2, ge=0)
+    task_lease_seconds: float = Field(default=30.0, gt=0, description="a silent worker's task is run again after this")
+    task_max_runs: int = Field(default=3, ge=1)
+    # unset: one is generated and kept in the store (`python -m lib webhook-secret` prints it)
+    webhook_secret: SecretStr | None = None
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0, description="before the 2nd attempt; doubles each time")
+    webhook_timeout: float = Field(default=10.0, gt=0)

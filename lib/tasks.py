@@ -1,0 +1,99 @@
+"""The two background tasks of the fingerprint-index API, and the payload that reports them.
+
+`add_audio_in_index` fingerprints an uploaded music and adds it to the catalog under its
+music id; the same audio added twice (even concurrently) stays one track: the store's
+unique audio hash decides, and the later add reports the track already there.
+`check_is_same` asks whether an uploaded music duplicates a catalog track, with the
+`dt` product's rule (most of the media matched, stricter score; docs/products.md).
+
+The payload is the same for the webhook and for polling `GET /api/v1/tasks/<id>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lib.endpoints.product import qualifying, song, strongest_per_track
+from lib.errors import ApiError
+from lib.fingerprint import audio
+from lib.fingerprint.pipeline import reference_print
+from lib.ingest import sha1_of
+from lib.service import Service
+from lib.store import Track
+from lib.store.tasks import Task
+
+ADD = "add_audio_in_index"
+CHECK = "check_is_same"
+
+
+def run(service: Service, task: Task) -> dict[str, Any]:
+    """The task's result; raises `ApiError` when the task fails (its code and message are reported)."""
+    path = service.uploads.path(task.music_id)
+    if not path.exists():
+        raise ApiError(410, "music_gone", f"the file of music {task.music_id} is no longer stored")
+    return _add(service, task, path) if task.task_name == ADD else _check(service, task, path)
+
+
+def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
+    sha1 = sha1_of(path)
+    existing = service.catalog.with_audio(sha1)
+    if existing is None:
+        config = service.engine.config
+        try:
+            samples = audio.load(path, config, max_seconds=service.settings.max_index_seconds)
+        except audio.DecodeError:
+            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
+        music = service.tasks.music(task.music_id)
+        metadata = {"title": Path(music.filename).stem if music else "", **task.request.get("metadata", {})}
+        try:
+            track = Track.model_validate(
+                {**metadata, "track_id": task.music_id, "duration": round(len(samples) / config.sample_rate, 3)}
+            )
+        except ValidationError as error:
+            raise ApiError(422, "invalid_metadata", str(error.errors()[0]["msg"])) from None
+        if service.engine.add(track, reference_print(track.track_id, samples, config), sha1):
+            return {"music_id": task.music_id, "track_id": track.track_id, "already_indexed": False}
+        existing = service.catalog.with_audio(sha1)  # a concurrent add of the same audio won
+        if existing is None:
+            raise ApiError(409, "already_indexed", f"music {task.music_id} is already a track of another audio")
+    return {"music_id": task.music_id, "track_id": existing.track_id, "already_indexed": True}
+
+
+def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
+    analysis = service.analyse_file(path)
+    others = [f for f in analysis.found if f.track.track_id != task.music_id]  # not a match with itself
+    analysis = replace(analysis, found=others)
+    duplicates = strongest_per_track(qualifying(analysis, "dt"))
+    best = duplicates[0].track if duplicates else None
+    heard = strongest_per_track(qualifying(analysis, "dn"))
+    segments = [song(f, analysis, is_duplicate=f in duplicates) for f in heard]
+    return {
+        "is_duplicate": best is not None,
+        "matched_music_id": best.track_id if best else None,
+        "matched_musicname": _name(best) if best else None,
+        "score": duplicates[0].match.score if duplicates else None,
+        "media_seconds": analysis.seconds,
+        "segments": [s.model_dump(mode="json") for s in segments],
+    }
+
+
+def _name(track: Track) -> str:
+    return f"{track.artist} - {track.title}" if track.artist else track.title
+
+
+def payload(task: Task) -> dict[str, Any]:
+    """What the webhook receives and what polling returns, in the documented field order."""
+    return {
+        "task_id": task.task_id,
+        "task_name": task.task_name,
+        "status": task.status,
+        "music_id": task.music_id,
+        "result": task.result,
+        "error": task.error,
+        "created_at": task.created_at,
+        "completed_at": task.completed_at,
+    }

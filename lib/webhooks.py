@@ -1,0 +1,65 @@
+"""Signed webhook deliveries.
+
+Every delivery is a JSON POST carrying
+
+    X-Cleared-Timestamp: <unix seconds when it was signed>
+    X-Cleared-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
+    X-Cleared-Delivery:  <task id>.<attempt>
+
+To verify one (docs/webhooks.md): recompute the HMAC over the timestamp header, a dot
+and the body exactly as received, compare in constant time, and refuse timestamps more
+than five minutes old (a replayed request). `verify` below is that recipe.
+
+The callback URL gets the same checks as a media download (public addresses only, the
+connection pinned to the checked address) and redirects are not followed: a webhook is
+delivered to the URL the client registered or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+
+from lib.errors import ApiError
+from lib.media import Limits, post
+from lib.store.tasks import Delivery, now_iso
+
+TOLERANCE_SECONDS = 300
+
+
+def sign(secret: bytes, timestamp: int, body: bytes) -> str:
+    return "v1=" + hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: float | None = None) -> bool:
+    """Is this a delivery we signed, made within the last five minutes?"""
+    timestamp = headers.get("X-Cleared-Timestamp", "")
+    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    return hmac.compare_digest(sign(secret, int(timestamp), body), headers.get("X-Cleared-Signature", ""))
+
+
+def backoff(attempt: int, base: float) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1, 2, ...): base, 2 base, 4 base..."""
+    return float(base * 2 ** (attempt - 1))
+
+
+def deliver(url: str, body: bytes, secret: bytes, task_id: str, attempt: int, limits: Limits) -> Delivery:
+    """POST one signed delivery; the outcome, whatever happened (never raises for the receiver's faults)."""
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Cleared-Timestamp": str(timestamp),
+        "X-Cleared-Signature": sign(secret, timestamp, body),
+        "X-Cleared-Delivery": f"{task_id}.{attempt}",
+    }
+    at, start = now_iso(), time.perf_counter()
+    try:
+        status, error = post(url, body, headers, limits), None
+    except ApiError as failure:
+        status, error = None, f"{failure.code}: {failure.message}"
+    if status is not None and not 200 <= status < 300:
+        error = f"HTTP {status}"
+    return Delivery(attempt, at, status, error, round((time.perf_counter() - start) * 1000, 1))

@@ -1,0 +1,119 @@
+"""Threads that run queued tasks and deliver their webhooks.
+
+The same loop runs inside each server process (`CLEARED_TASK_WORKERS` threads, started
+with the first request the process serves: gunicorn forks its workers after importing
+the app, and threads do not survive a fork) and in `python -m lib worker` processes. All
+of them share the store, where a lease decides who runs what (lib/store/tasks.py), so
+any number of them can run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import replace
+
+from lib import tasks, webhooks
+from lib.errors import ApiError
+from lib.service import Service
+from lib.store.tasks import Delivery, Task
+
+log = logging.getLogger(__name__)
+
+_IDLE_POLL = 0.5  # seconds between looks at the store when there is nothing to do
+
+
+class Workers:
+    def __init__(self, service: Service, threads: int) -> None:
+        self.service = service
+        self.threads = threads
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._running: set[str] = set()  # task ids this process holds leases on
+        self._lock = threading.Lock()
+        self._started: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = [
+            threading.Thread(target=self._work, name=f"cleared-task-{i}", daemon=True) for i in range(self.threads)
+        ]
+        self._started.append(threading.Thread(target=self._heartbeat, name="cleared-heartbeat", daemon=True))
+        for thread in self._started:
+            thread.start()
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._started:
+            thread.join(timeout)
+
+    def run_once(self) -> bool:
+        """Run one due task or deliver one due webhook; False if there was nothing to do."""
+        return self._run_task() or self._deliver()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # a store error must not kill the thread; the lease brings the task back
+                log.exception("task worker failed")
+                busy = False
+            if not busy:
+                self._wake.wait(_IDLE_POLL)
+                self._wake.clear()
+
+    def _heartbeat(self) -> None:
+        lease = self.service.settings.task_lease_seconds
+        while not self._stop.wait(lease / 3):
+            with self._lock:
+                held = list(self._running)
+            if held:
+                self.service.tasks.renew(held, lease)
+
+    def _run_task(self) -> bool:
+        store = self.service.tasks
+        task = store.claim(self.service.settings.task_lease_seconds)
+        if task is None:
+            return False
+        with self._lock:
+            self._running.add(task.task_id)
+        try:
+            result, error = tasks.run(self.service, task), None
+        except ApiError as failure:
+            result, error = None, {"code": failure.code, "message": failure.message}
+        except Exception:
+            log.exception("task %s failed", task.task_id)
+            result, error = None, {"code": "internal_error", "message": "the task failed on our side"}
+        finally:
+            with self._lock:
+                self._running.discard(task.task_id)
+        if store.finish(task.task_id, result, error) and task.callback_url:
+            self._wake.set()  # its webhook is due now
+        return True
+
+    def _deliver(self) -> bool:
+        settings = self.service.settings
+        claimed = self.service.tasks.claim_delivery(settings.webhook_timeout * 3)
+        if claimed is None:
+            return False
+        task, attempt = claimed
+        outcome = self._post(task, attempt)
+        failed = outcome.error is not None
+        retry_in = webhooks.backoff(attempt, settings.webhook_backoff_seconds) if failed else None
+        if retry_in is not None and attempt >= settings.webhook_max_attempts:
+            retry_in = None
+        self.service.tasks.record_delivery(task.task_id, attempt, outcome, retry_in)
+        return True
+
+    def _post(self, task: Task, attempt: int) -> Delivery:
+        assert task.callback_url is not None
+        limits = replace(self.service.limits, connect_timeout=self.service.settings.webhook_timeout)
+        body = json.dumps(tasks.payload(task)).encode()
+        return webhooks.deliver(task.callback_url, body, self.service.webhook_secret, task.task_id, attempt, limits)
