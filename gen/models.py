@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AnyUrl, BaseModel, Field, RootModel
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
 class ApiType(StrEnum):
@@ -130,7 +130,204 @@ class IdentifyResponse(BaseModel):
     result: Annotated[list[Result], Field(max_length=1, min_length=1)]
 
 
+class MusicId(RootModel[str]):
+    root: Annotated[str, Field(examples=["3f2b9c0e8a1d4e6f9b7c5a3d2e1f0a9b"], pattern="^[0-9a-f]{32}$")]
+    """
+    returned by `POST /api/v1/music`
+    """
+
+
+class CallbackUrl(RootModel[AnyUrl]):
+    root: Annotated[AnyUrl, Field(examples=["https://example.com/hooks/cleared"])]
+    """
+    Where the task's result is POSTed when it finishes (signed; retried with exponential
+    backoff). The same address rules as media URLs apply: public http(s) servers only.
+
+    """
+
+
+class MusicUrlRequest(BaseModel):
+    url: MediaUrl
+
+
+class Music(BaseModel):
+    musicId: MusicId
+    filename: str
+    bytes: int
+    sha1: str
+    """
+    of the stored file
+    """
+    createdAt: AwareDatetime
+
+
+class TrackMetadata(BaseModel):
+    """
+    Catalog metadata of a track; every field optional.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str | None, Field(max_length=500)] = None
+    artist: Annotated[str | None, Field(max_length=500)] = None
+    album: Annotated[str | None, Field(max_length=500)] = None
+    release_date: Annotated[str | None, Field(max_length=32)] = None
+    isrc: Annotated[str | None, Field(max_length=32)] = None
+    label: Annotated[str | None, Field(max_length=500)] = None
+    song_link: Annotated[str | None, Field(max_length=4096)] = None
+    cover_url: Annotated[str | None, Field(max_length=4096)] = None
+    content_id: bool | None = None
+    """
+    registered for YouTube Content ID claiming
+    """
+    exclusive: bool | None = None
+    """
+    rights held exclusively
+    """
+
+
+class AddRequest(BaseModel):
+    musicId: MusicId
+    callbackUrl: CallbackUrl | None = None
+    metadata: TrackMetadata | None = None
+
+
+class CheckRequest(BaseModel):
+    musicId: MusicId
+    callbackUrl: CallbackUrl | None = None
+
+
+class TaskAccepted(BaseModel):
+    taskId: str
+
+
+class AddResult(BaseModel):
+    music_id: str
+    track_id: str
+    """
+    the catalog track holding this audio
+    """
+    already_indexed: bool
+    """
+    the audio was already in the catalog (as `track_id`)
+    """
+
+
+class CheckResult(BaseModel):
+    is_duplicate: bool
+    matched_music_id: str | None
+    """
+    the track_id it duplicates
+    """
+    matched_musicname: str | None
+    """
+    "artist - title" of that track
+    """
+    score: Annotated[float | None, Field(ge=0.0, le=100.0)]
+    media_seconds: float
+    segments: list[Song]
+    """
+    every catalog track heard in the music, strongest first, duplicates or not
+    """
+
+
+class TaskError(BaseModel):
+    code: Annotated[str, Field(examples=["unsupported_media"])]
+    message: str
+
+
+class TaskName(StrEnum):
+    add_audio_in_index = "add_audio_in_index"
+    check_is_same = "check_is_same"
+
+
 class Status1(StrEnum):
+    queued = "queued"
+    running = "running"
+    success = "success"
+    failure = "failure"
+
+
+class TaskPayload(BaseModel):
+    """
+    What the webhook receives when a task finishes; polling returns it too.
+    """
+
+    task_id: str
+    task_name: TaskName
+    status: Status1
+    music_id: str
+    result: AddResult | CheckResult | None
+    """
+    on success; AddResult for add_audio_in_index, CheckResult for check_is_same
+    """
+    error: TaskError | None
+    """
+    on failure
+    """
+    created_at: AwareDatetime
+    completed_at: AwareDatetime | None
+
+
+class Delivery(BaseModel):
+    attempt: Annotated[int, Field(ge=1)]
+    at: AwareDatetime
+    status_code: int | None
+    """
+    the receiver's answer; null if it could not be reached
+    """
+    error: str | None
+    duration_ms: float
+
+
+class State(StrEnum):
+    none = "none"
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class Webhook(BaseModel):
+    state: State
+    deliveries: list[Delivery]
+
+
+class TaskStatus(TaskPayload):
+    runs: int
+    """
+    times a worker started the task (more than 1 after a crash)
+    """
+    webhook: Webhook
+
+
+class Track(BaseModel):
+    track_id: str
+    title: str
+    artist: str
+    album: str
+    release_date: str
+    isrc: str
+    label: str
+    song_link: str
+    cover_url: str
+    duration: float
+    """
+    seconds
+    """
+    content_id: bool
+    exclusive: bool
+
+
+class TrackPage(BaseModel):
+    tracks: list[Track]
+    total: int
+    """
+    tracks matching the filters
+    """
+    offset: int
+    limit: int
+
+
+class Status2(StrEnum):
     error = "error"
 
 
@@ -146,5 +343,5 @@ class Error1(BaseModel):
 
 
 class Error(BaseModel):
-    status: Status1
+    status: Status2
     error: Error1

@@ -5,6 +5,7 @@ Routes (openapi.yaml is the contract):
     GET|POST /v1/identify/<api_type>       the same, by path; POST also takes a multipart `file`
     GET      /openapi.yaml                 the API description
     GET      /docs                         interactive docs (Swagger UI, served from the swagger-ui-py wheel)
+    /api/v1/...                            the fingerprint-index API (lib/index_api.py)
 Views stay thin: validate, call `route_req`, render; errors are `ApiError`s (lib/errors.py).
 """
 
@@ -12,19 +13,20 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import swagger_ui
 from flask import Blueprint, Flask, Response, render_template, request, send_file
-from pydantic import ValidationError
 from werkzeug.datastructures import FileStorage
 
 from gen.models import ApiType, IdentifyRequest, IdentifyResponse, Status
 from lib import errors
 from lib.endpoints import route_req
 from lib.errors import ApiError
+from lib.index_api import index_api
 from lib.service import Service
 from lib.settings import Settings
+from lib.web import params, validated
+from lib.worker import Workers
 
 ROOT = Path(__file__).resolve().parent.parent
 API_TYPES = [t.value for t in ApiType]
@@ -40,33 +42,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
-    app.extensions["cleared"] = Service(settings)
+    service = Service(settings)
+    app.extensions["cleared"] = service
+    app.extensions["cleared_workers"] = Workers(service, settings.task_workers)
     errors.register(app)
     app.register_blueprint(identify)
+    app.register_blueprint(index_api)
     app.register_blueprint(docs)
     return app
-
-
-def _params() -> dict[str, Any]:
-    """Request parameters from the query string, a JSON body or a form, later ones winning."""
-    params: dict[str, Any] = dict(request.args)
-    if request.method == "POST":
-        if request.is_json:
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                raise ApiError(400, "invalid_json", "the body must be a JSON object")
-            params.update(body)
-        else:
-            params.update(request.form)
-    return params
-
-
-def _validated(params: dict[str, Any]) -> IdentifyRequest:
-    try:
-        return IdentifyRequest.model_validate(params)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
-        raise ApiError(422, "invalid_request", problems) from None
 
 
 def _success(api_type: str, source: str | Path) -> Response:
@@ -84,7 +67,7 @@ def _run_upload(api_type: str, upload: FileStorage) -> Response:
 @identify.route("/", methods=["GET", "POST"])
 def legacy() -> Response:
     """The original interface: `api_type` and `url` as parameters."""
-    req = _validated(_params())
+    req = validated(IdentifyRequest, params())
     return _success(req.api_type.value, str(req.url.root))
 
 
@@ -95,7 +78,7 @@ def identify_by_path(api_type: str) -> Response:
     upload = request.files.get("file") if request.method == "POST" else None
     if upload is not None:
         return _run_upload(api_type, upload)
-    req = _validated({**_params(), "api_type": api_type})
+    req = validated(IdentifyRequest, {**params(), "api_type": api_type})
     return _success(api_type, str(req.url.root))
 
 

@@ -1,4 +1,4 @@
-"""`python -m lib ...`: ingest, identify, tracks, remove, stats, demo.
+"""`python -m lib ...`: ingest, identify, tracks, remove, stats, demo, worker, webhook-secret.
 
 Scriptable: `--json` prints machine-readable output on stdout (one object per input for
 identify), progress and errors go to stderr, and a bad file never stops a batch.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -48,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("stats", help="catalog size")
     p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("worker", help="run background tasks and webhooks until stopped (SIGINT/SIGTERM)")
+    p.add_argument("--threads", type=int, default=None, help="task threads (default: $CLEARED_TASK_WORKERS or 2)")
+
+    commands.add_parser("webhook-secret", help="print the secret webhooks are signed with")
 
     p = commands.add_parser("demo", help="write a folder of synthetic demo songs with a catalog.csv")
     p.add_argument("folder")
@@ -115,6 +122,28 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     return 1 if summary.failed and not summary.added and not summary.skipped else 0
 
 
+def _service_command(args: argparse.Namespace) -> int:
+    """Commands that act on the service's store, configured like the server (CLEARED_*)."""
+    from lib.service import Service
+    from lib.settings import Settings
+    from lib.worker import Workers
+
+    settings = Settings(**({"db": args.db} if args.db else {}))
+    service = Service(settings)
+    if args.command == "webhook-secret":
+        print(service.webhook_secret.decode())
+        return 0
+    workers = Workers(service, args.threads or settings.task_workers or 2)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    workers.start()
+    print(f"worker: {workers.threads} task threads on {settings.db}", file=sys.stderr)
+    stop.wait()
+    workers.stop()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
@@ -122,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(write_catalog(args.folder, count=args.count))
         return 0
+    if args.command in ("worker", "webhook-secret"):
+        return _service_command(args)
     try:
         catalog = Catalog(args.db or default_db())
     except LayoutMismatch as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import replace
 
@@ -33,16 +34,20 @@ class Workers:
         self._running: set[str] = set()  # task ids this process holds leases on
         self._lock = threading.Lock()
         self._started: list[threading.Thread] = []
+        self._pid = 0  # the process whose threads `_started` are
 
     def start(self) -> None:
-        if self._started:
-            return
-        self._started = [
-            threading.Thread(target=self._work, name=f"cleared-task-{i}", daemon=True) for i in range(self.threads)
-        ]
-        self._started.append(threading.Thread(target=self._heartbeat, name="cleared-heartbeat", daemon=True))
-        for thread in self._started:
-            thread.start()
+        """Start the threads, once per process (a forked child has none of its parent's)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._started = [
+                threading.Thread(target=self._work, name=f"cleared-task-{i}", daemon=True) for i in range(self.threads)
+            ]
+            self._started.append(threading.Thread(target=self._heartbeat, name="cleared-heartbeat", daemon=True))
+            for thread in self._started:
+                thread.start()
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""

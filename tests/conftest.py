@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -72,3 +73,11 @@ def song_at_engine_rate() -> np.ndarray:
     from scipy.signal import resample_poly
 
     return resample_poly(demo_song(2, 24.0), DEFAULT.sample_rate, RATE).astype(np.float32)
+
+
+def private_copy(catalog: Path, folder: Path) -> Path:
+    """The demo catalog, copied: these tests add and delete tracks."""
+    db = folder / "catalog.db"
+    with sqlite3.connect(catalog) as source, sqlite3.connect(db) as target:
+        source.backup(target)
+    return db

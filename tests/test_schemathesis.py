@@ -13,15 +13,23 @@ from schemathesis.config import SchemathesisConfig
 
 from lib.app import create_app
 from lib.settings import Settings
+from tests.conftest import private_copy
 
 
 @pytest.fixture(scope="module")
-def api_schema(catalog_path: Path) -> Any:
-    # Generated URLs name random hosts: keep any attempt to reach one short.
-    app = create_app(Settings(db=catalog_path, connect_timeout=0.5, download_timeout=1.0))
+def api_schema(catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("schemathesis")
+    # Generated URLs name random hosts: keep any attempt to reach one short. Generated
+    # requests patch and delete tracks: a private copy of the catalog; queued tasks just wait.
+    settings = Settings(
+        db=private_copy(catalog_path, folder), storage=folder / "uploads", task_workers=0,
+        connect_timeout=0.5, download_timeout=1.0,
+    )  # fmt: skip
+    app = create_app(settings)
     # A schema-valid request can still name media we cannot use: a URL of a private
-    # address (422) or of a host that does not answer (424), or bytes that are not audio (415).
-    accepted = ["2xx", "413", "415", "422", "424"]
+    # address (422) or of a host that does not answer (424), bytes that are not audio
+    # (415), or an id (music, task, track) that does not exist (404).
+    accepted = ["2xx", "404", "413", "415", "422", "424"]
     config = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {"expected-statuses": accepted}}})
     return schemathesis.openapi.from_wsgi("/openapi.yaml", app, config=config)
 

@@ -1,0 +1,254 @@
+"""The fingerprint-index API end to end: uploads, add and check tasks run by the worker
+threads, signed webhooks to a real receiver, retries, polling, catalog endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gen.models import TaskPayload
+from lib.app import create_app
+from lib.settings import Settings
+from lib.synth import RATE, demo_song, song
+from tests.conftest import encode, private_copy
+from tests.contract import check
+from tests.webhook_receiver import Received, Receiver, receiver
+
+SECRET = b"test-secret"
+
+
+def index_settings(db: Path, folder: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "db": db,
+        "storage": folder / "uploads",
+        "allow_private_urls": True,  # the webhook receiver is on loopback
+        "webhook_secret": SECRET.decode(),
+        "webhook_backoff_seconds": 0.05,
+        "task_lease_seconds": 2.0,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("index-media")
+    new = song(4242, 20.0)  # not in the demo catalog
+    notes = folder / "notes.txt"
+    notes.write_text("not audio")
+    return {
+        "catalog_excerpt": encode(folder / "demo03.m4a", demo_song(2, 24.0)[4 * RATE : 20 * RATE], RATE, "aac"),
+        "new": encode(folder / "new.flac", new, RATE, "flac"),
+        "new_reencoded": encode(folder / "new.mp3", new, RATE, "mp3"),
+        "text": notes,
+    }
+
+
+@pytest.fixture
+def app(catalog_path: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(index_settings(private_copy(catalog_path, tmp_path), tmp_path))
+    yield app
+    app.extensions["cleared_workers"].stop()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def hooks() -> Iterator[Receiver]:
+    with receiver() as r:
+        yield r
+
+
+def upload(client: FlaskClient, path: Path) -> str:
+    response = client.post("/api/v1/music", data={"file": (path.open("rb"), path.name)})
+    check(response, "/api/v1/music", "post")
+    assert response.status_code == 201, response.json
+    music_id: str = response.json["musicId"]  # type: ignore[index]
+    return music_id
+
+
+def start(client: FlaskClient, kind: str, body: dict[str, Any]) -> str:
+    response = client.post(f"/api/v1/fingerprint/{kind}", json=body)
+    check(response, f"/api/v1/fingerprint/{kind}", "post")
+    assert response.status_code == 202, response.json
+    task_id: str = response.json["taskId"]  # type: ignore[index]
+    assert response.headers["Location"] == f"/api/v1/tasks/{task_id}"
+    return task_id
+
+
+def finished(client: FlaskClient, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/v1/tasks/{task_id}")
+        check(response, "/api/v1/tasks/{task_id}", "get")
+        task: dict[str, Any] = response.json  # type: ignore[assignment]
+        if task["status"] in ("success", "failure") and task["webhook"]["state"] not in ("pending",):
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} did not finish: {task}")
+
+
+def signed_by(secret: bytes, delivery: Received) -> bool:
+    """The verification recipe of openapi.yaml, written out independently of lib/webhooks.py."""
+    timestamp = delivery.headers["X-Cleared-Timestamp"]
+    expected = "v1=" + hmac.new(secret, f"{timestamp}.".encode() + delivery.body, hashlib.sha256).hexdigest()
+    fresh = abs(time.time() - int(timestamp)) < 300
+    return fresh and hmac.compare_digest(delivery.headers["X-Cleared-Signature"], expected)
+
+
+def test_check_finds_the_catalog_track_and_signs_its_webhook(
+    client: FlaskClient, media: dict[str, Path], hooks: Receiver
+) -> None:
+    music_id = upload(client, media["catalog_excerpt"])
+    task_id = start(client, "check", {"musicId": music_id, "callbackUrl": f"{hooks.url}/check"})
+    task = finished(client, task_id)
+    assert task["status"] == "success" and task["task_name"] == "check_is_same" and task["runs"] == 1
+    result = task["result"]
+    assert result["is_duplicate"] is True and result["matched_music_id"] == "DEMO03"
+    assert result["matched_musicname"].endswith(" - " + result["segments"][0]["title"])
+    assert result["segments"][0]["track_id"] == "DEMO03" and result["score"] >= 60
+
+    [delivery] = hooks.wait_for("/check", 1)
+    assert signed_by(SECRET, delivery) and not signed_by(b"another secret", delivery)
+    assert delivery.headers["X-Cleared-Delivery"] == f"{task_id}.1"
+    TaskPayload.model_validate_json(delivery.body)  # the documented shape
+    payload = json.loads(delivery.body)
+    assert payload == {k: task[k] for k in payload}  # polling returns what the webhook got
+    assert task["webhook"]["state"] == "delivered" and task["webhook"]["deliveries"][0]["status_code"] == 200
+
+
+def test_a_failing_receiver_gets_three_attempts(client: FlaskClient, media: dict[str, Path], hooks: Receiver) -> None:
+    hooks.fail_first["/flaky"] = 2
+    task_id = start(client, "check", {"musicId": upload(client, media["new"]), "callbackUrl": f"{hooks.url}/flaky"})
+    deliveries = hooks.wait_for("/flaky", 3)
+    task = finished(client, task_id)
+    assert [d.headers["X-Cleared-Delivery"] for d in deliveries] == [f"{task_id}.{n}" for n in (1, 2, 3)]
+    assert len({d.body for d in deliveries}) == 1 and all(signed_by(SECRET, d) for d in deliveries)
+    attempts = task["webhook"]["deliveries"]
+    assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
+    assert attempts[0]["error"] == "HTTP 500" and attempts[2]["error"] is None
+    assert task["webhook"]["state"] == "delivered"
+    assert task["result"]["is_duplicate"] is False and task["result"]["matched_music_id"] is None
+
+
+def test_the_webhook_gives_up_after_the_last_attempt(
+    catalog_path: Path, tmp_path: Path, media: dict[str, Path], hooks: Receiver
+) -> None:
+    app = create_app(index_settings(private_copy(catalog_path, tmp_path), tmp_path, webhook_max_attempts=2))
+    try:
+        client = app.test_client()
+        hooks.fail_first["/down"] = 10
+        task_id = start(client, "check", {"musicId": upload(client, media["new"]), "callbackUrl": f"{hooks.url}/down"})
+        task = finished(client, task_id)
+        assert task["webhook"]["state"] == "failed" and len(task["webhook"]["deliveries"]) == 2
+        time.sleep(0.3)
+        assert len(hooks.at("/down")) == 2
+    finally:
+        app.extensions["cleared_workers"].stop()
+
+
+def test_add_then_check_a_reencode_then_delete(client: FlaskClient, media: dict[str, Path], hooks: Receiver) -> None:
+    music_id = upload(client, media["new"])
+    metadata = {"title": "Fresh Song", "artist": "New Artist", "label": "Warp Records", "exclusive": True}
+    task = finished(
+        client, start(client, "add", {"musicId": music_id, "metadata": metadata, "callbackUrl": f"{hooks.url}/add"})
+    )
+    assert task["status"] == "success" and task["task_name"] == "add_audio_in_index"
+    assert task["result"] == {"music_id": music_id, "track_id": music_id, "already_indexed": False}
+    assert TaskPayload.model_validate_json(hooks.wait_for("/add", 1)[0].body).result is not None
+
+    track = client.get(f"/api/v1/tracks/{music_id}")
+    check(track, "/api/v1/tracks/{track_id}", "get")
+    assert track.json["title"] == "Fresh Song" and track.json["exclusive"] is True  # type: ignore[index]
+    assert track.json["duration"] == pytest.approx(20.0, abs=0.1)  # type: ignore[index]
+
+    copy = upload(client, media["new_reencoded"])
+    result = finished(client, start(client, "check", {"musicId": copy}))["result"]
+    assert result["is_duplicate"] is True and result["matched_music_id"] == music_id
+    assert result["matched_musicname"] == "New Artist - Fresh Song"
+
+    # the music's own track is not a duplicate of itself
+    assert finished(client, start(client, "check", {"musicId": music_id}))["result"]["is_duplicate"] is False
+
+    deleted = client.delete(f"/api/v1/tracks/{music_id}")
+    check(deleted, "/api/v1/tracks/{track_id}", "delete")
+    assert deleted.status_code == 204
+    assert client.get(f"/api/v1/tracks/{music_id}").status_code == 404
+    assert finished(client, start(client, "check", {"musicId": copy}))["result"]["is_duplicate"] is False
+
+
+def test_concurrent_adds_of_one_file_make_one_track(client: FlaskClient, media: dict[str, Path]) -> None:
+    before = client.get("/api/v1/tracks").json["total"]  # type: ignore[index]
+    uploads = [upload(client, media["new"]) for _ in range(3)]
+    task_ids = [start(client, "add", {"musicId": m}) for m in uploads]
+    results = [finished(client, t)["result"] for t in task_ids]
+    assert client.get("/api/v1/tracks").json["total"] == before + 1  # type: ignore[index]
+    assert len({r["track_id"] for r in results}) == 1
+    assert sorted(r["already_indexed"] for r in results) == [False, True, True]
+
+
+def test_adding_audio_already_in_the_catalog_names_that_track(client: FlaskClient, demo_folder: Path) -> None:
+    demo_file = sorted(p for p in demo_folder.iterdir() if p.suffix != ".csv")[0]
+    task = finished(client, start(client, "add", {"musicId": upload(client, demo_file)}))
+    assert task["result"]["already_indexed"] is True and task["result"]["track_id"].startswith("DEMO")
+
+
+def test_track_listing_pages_filters_and_patches(client: FlaskClient) -> None:
+    page = client.get("/api/v1/tracks?limit=2&offset=1")
+    check(page, "/api/v1/tracks", "get")
+    assert page.json["total"] == 6 and [t["track_id"] for t in page.json["tracks"]] == ["DEMO02", "DEMO03"]  # type: ignore[index]
+    warp = client.get("/api/v1/tracks?label=warp").json
+    assert [t["label"] for t in warp["tracks"]] == ["Warp Records"] and warp["total"] == 1  # type: ignore[index]
+    patched = client.patch("/api/v1/tracks/DEMO02", json={"title": "Renamed", "content_id": False})
+    check(patched, "/api/v1/tracks/{track_id}", "patch")
+    assert patched.json["title"] == "Renamed" and patched.json["content_id"] is False  # type: ignore[index]
+    assert client.get("/api/v1/tracks/DEMO02").json["title"] == "Renamed"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("post", "/api/v1/fingerprint/add", {"musicId": "0" * 32}, 404, "unknown_music"),
+        ("post", "/api/v1/fingerprint/add", {"musicId": "../../etc/passwd"}, 422, "invalid_request"),
+        ("post", "/api/v1/fingerprint/check", {}, 422, "invalid_request"),
+        ("get", "/api/v1/tasks/nope", None, 404, "unknown_task"),
+        ("get", "/api/v1/tracks/nope", None, 404, "unknown_track"),
+        ("delete", "/api/v1/tracks/nope", None, 404, "unknown_track"),
+        ("patch", "/api/v1/tracks/DEMO01", {"duration": 3}, 422, "invalid_request"),
+        ("patch", "/api/v1/tracks/DEMO01", {"isrc": "x" * 40}, 422, "invalid_request"),
+        ("get", "/api/v1/tracks?limit=0", None, 422, "invalid_request"),
+        ("get", "/api/v1/tracks?offset=-1", None, 422, "invalid_request"),
+        ("post", "/api/v1/music", {"url": "ftp://example.com/a.mp3"}, 422, "url_not_allowed"),
+    ],
+)
+def test_bad_requests_get_the_error_format(
+    client: FlaskClient, method: str, path: str, body: dict[str, Any] | None, status: int, code: str
+) -> None:
+    response = getattr(client, method)(path, json=body)
+    assert response.status_code == status and response.json["error"]["code"] == code
+
+
+def test_uploads_must_be_audio_and_callbacks_public(catalog_path: Path, tmp_path: Path, media: dict[str, Path]) -> None:
+    app = create_app(
+        index_settings(private_copy(catalog_path, tmp_path), tmp_path, allow_private_urls=False, task_workers=0)
+    )
+    client = app.test_client()
+    refused = client.post("/api/v1/music", data={"file": (media["text"].open("rb"), "notes.txt")})
+    assert refused.status_code == 415 and refused.json["error"]["code"] == "unsupported_media"  # type: ignore[index]
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == []  # nothing kept, no temp file left
+    music_id = upload(client, media["new"])
+    private = client.post(
+        "/api/v1/fingerprint/add", json={"musicId": music_id, "callbackUrl": "http://127.0.0.1:9/hook"}
+    )
+    assert private.status_code == 422 and private.json["error"]["code"] == "invalid_callback"  # type: ignore[index]
