@@ -6,7 +6,7 @@ Every delivery is a JSON POST carrying
     X-Cleared-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
     X-Cleared-Delivery:  <task id>.<attempt>
 
-To verify one (docs/webhooks.md): recompute the HMAC over the timestamp header, a dot
+To verify one (docs/index-api.md): recompute the HMAC over the timestamp header, a dot
 and the body exactly as received, compare in constant time, and refuse timestamps more
 than five minutes old (a replayed request). `verify` below is that recipe.
 

@@ -4,11 +4,6 @@ as Cloud Functions runs it, with several gunicorn workers."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,35 +15,19 @@ import pytest
 from lib.synth import RATE, demo_song
 from tests.conftest import encode
 from tests.media_server import serve
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.server_process import server as running
 
 
 @pytest.fixture(scope="module")
-def server(catalog_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "CLEARED_DB": str(catalog_path), "CLEARED_ALLOW_PRIVATE_URLS": "true", "WORKERS": "2"}
-    command = [str(Path(sys.executable).parent / "functions-framework"), "--target=api", "--source=main.py"]
-    process = subprocess.Popen([*command, f"--port={port}", "--host=127.0.0.1"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/openapi.yaml", timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None, "the server exited"
-                time.sleep(0.1)
+def server(catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {
+        "CLEARED_DB": str(catalog_path),
+        "CLEARED_STORAGE": str(tmp_path_factory.mktemp("uploads")),
+        "CLEARED_ALLOW_PRIVATE_URLS": "true",
+        "WORKERS": "2",
+    }
+    with running(env) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:

@@ -229,6 +229,8 @@ def test_track_listing_pages_filters_and_patches(client: FlaskClient) -> None:
         ("patch", "/api/v1/tracks/DEMO01", {"isrc": "x" * 40}, 422, "invalid_request"),
         ("get", "/api/v1/tracks?limit=0", None, 422, "invalid_request"),
         ("get", "/api/v1/tracks?offset=-1", None, 422, "invalid_request"),
+        ("get", "/api/v1/tracks?offset=99999999999999999999", None, 422, "invalid_request"),
+        ("get", "/api/v1/tracks?limit=%C2%B2", None, 422, "invalid_request"),
         ("post", "/api/v1/music", {"url": "ftp://example.com/a.mp3"}, 422, "url_not_allowed"),
     ],
 )
