@@ -140,16 +140,16 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return int(text)
 
 
-def _track_or_404(track_id: str) -> Any:
-    track = current().catalog.get(track_id)
-    if track is None:
-        raise ApiError(404, "unknown_track", f"no track {track_id}")
-    return track
+def _no_track(track_id: str) -> ApiError:
+    return ApiError(404, "unknown_track", f"no track {track_id}")
 
 
 @index_api.get("/tracks/<track_id>")
 def get_track(track_id: str) -> Response:
-    return jsonify(_track_or_404(track_id).model_dump())
+    track = current().catalog.get(track_id)
+    if track is None:
+        raise _no_track(track_id)
+    return jsonify(track.model_dump())
 
 
 @index_api.patch("/tracks/<track_id>")
@@ -157,12 +157,12 @@ def update_track(track_id: str) -> Response:
     changes = validated(TrackMetadata, params()).model_dump(exclude_none=True)
     updated = current().catalog.update(track_id, changes)
     if updated is None:
-        raise ApiError(404, "unknown_track", f"no track {track_id}")
+        raise _no_track(track_id)
     return jsonify(updated.model_dump())
 
 
 @index_api.delete("/tracks/<track_id>")
 def delete_track(track_id: str) -> tuple[str, int]:
     if not current().engine.remove(track_id):
-        raise ApiError(404, "unknown_track", f"no track {track_id}")
+        raise _no_track(track_id)
     return "", 204

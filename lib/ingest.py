@@ -11,7 +11,7 @@ import csv
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +118,18 @@ def sha1_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def fingerprint_file(
+    path: Path, metadata: Mapping[str, object], config: EngineConfig, max_seconds: float | None = None
+) -> tuple[Track, TrackPrint]:
+    """Decode a file and make its catalog track (metadata + duration) and reference fingerprint.
+
+    Raises `audio.DecodeError` or pydantic's `ValidationError` (bad metadata).
+    """
+    samples = audio.load(path, config, max_seconds)
+    track = Track.model_validate({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
+    return track, reference_print(track.track_id, samples, config)
+
+
 @dataclass(frozen=True)
 class _Result:
     item: Item
@@ -141,9 +153,7 @@ class _Fingerprinter:
             if sha1 in self.known:
                 return _Result(item, sha1)
             metadata = {"track_id": "T" + sha1[:16], **read_tags(item.path), **item.metadata}
-            samples = audio.load(item.path, self.config)
-            track = Track.model_validate({**metadata, "duration": round(len(samples) / self.config.sample_rate, 3)})
-            return _Result(item, sha1, track, reference_print(track.track_id, samples, self.config))
+            return _Result(item, sha1, *fingerprint_file(item.path, metadata, self.config))
         except (OSError, ValueError, ValidationError) as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             return _Result(item, "", error=f"{item.path}: {message}")

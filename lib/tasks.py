@@ -20,8 +20,7 @@ from pydantic import ValidationError
 from lib.endpoints.product import qualifying, song, strongest_per_track
 from lib.errors import ApiError
 from lib.fingerprint import audio
-from lib.fingerprint.pipeline import reference_print
-from lib.ingest import sha1_of
+from lib.ingest import fingerprint_file, sha1_of
 from lib.service import Service
 from lib.store import Track
 from lib.store.tasks import Task
@@ -42,20 +41,21 @@ def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
     sha1 = sha1_of(path)
     existing = service.catalog.with_audio(sha1)
     if existing is None:
-        config = service.engine.config
+        music = service.tasks.music(task.music_id)
+        metadata = {
+            "title": Path(music.filename).stem if music else "",
+            **task.request.get("metadata", {}),
+            "track_id": task.music_id,
+        }
         try:
-            samples = audio.load(path, config, max_seconds=service.settings.max_index_seconds)
+            track, fingerprint = fingerprint_file(
+                path, metadata, service.engine.config, service.settings.max_index_seconds
+            )
         except audio.DecodeError:
             raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
-        music = service.tasks.music(task.music_id)
-        metadata = {"title": Path(music.filename).stem if music else "", **task.request.get("metadata", {})}
-        try:
-            track = Track.model_validate(
-                {**metadata, "track_id": task.music_id, "duration": round(len(samples) / config.sample_rate, 3)}
-            )
         except ValidationError as error:
             raise ApiError(422, "invalid_metadata", str(error.errors()[0]["msg"])) from None
-        if service.engine.add(track, reference_print(track.track_id, samples, config), sha1):
+        if service.engine.add(track, fingerprint, sha1):
             return {"music_id": task.music_id, "track_id": track.track_id, "already_indexed": False}
         existing = service.catalog.with_audio(sha1)  # a concurrent add of the same audio won
         if existing is None:

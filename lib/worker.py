@@ -110,10 +110,8 @@ class Workers:
             return False
         task, attempt = claimed
         outcome = self._post(task, attempt)
-        failed = outcome.error is not None
-        retry_in = webhooks.backoff(attempt, settings.webhook_backoff_seconds) if failed else None
-        if retry_in is not None and attempt >= settings.webhook_max_attempts:
-            retry_in = None
+        retry = outcome.error is not None and attempt < settings.webhook_max_attempts
+        retry_in = webhooks.backoff(attempt, settings.webhook_backoff_seconds) if retry else None
         self.service.tasks.record_delivery(task.task_id, attempt, outcome, retry_in)
         return True
 
