@@ -54,7 +54,7 @@ def upload_music() -> tuple[Response, int]:
         else:
             url = str(validated(MusicUrlRequest, params()).url.root)
             incoming.unlink()
-            incoming = media.download(url, service.limits, folder=service.uploads.folder)
+            incoming = media.download(url, service.limits, folder=service.uploads.scratch)
             filename, source_url = secure_filename(Path(url.split("?")[0]).name) or "download", url
         music = _store(service, incoming, filename, source_url)
     finally:

@@ -22,7 +22,7 @@ from lib.media import Limits, download
 from lib.settings import Settings
 from lib.store import Catalog
 from lib.store.tasks import TaskStore
-from lib.uploads import Uploads
+from lib.uploads import uploads_for
 
 _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
 
@@ -42,7 +42,7 @@ class Service:
         self.engine = Engine(self.catalog)
         self.limits = Limits.from_settings(settings)
         self.tasks = TaskStore(settings.db, max_runs=settings.task_max_runs)
-        self.uploads = Uploads(settings.storage)
+        self.uploads = uploads_for(settings.storage, settings.storage_timeout)
 
     @cached_property
     def webhook_secret(self) -> bytes:

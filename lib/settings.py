@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     # private, loopback and link-local addresses are refused unless this is set (local testing only)
     allow_private_urls: bool = False
     # the fingerprint-index API: uploaded music, background tasks, webhooks
-    storage: Path = Field(default=Path("data/uploads"), description="folder where uploaded music is kept")
+    storage: str = Field(
+        default="data/uploads", description="where uploaded music is kept: a folder or gs://bucket/prefix"
+    )
+    storage_timeout: float = Field(default=30.0, gt=0, description="one bucket upload or download, retries included")
     max_index_seconds: float = Field(default=3 * 3600.0, gt=0, description="longest track an add indexes")
     # task threads per server process; 0: tasks run only in `python -m lib worker` processes
     task_workers: int = Field(default=2, ge=0)

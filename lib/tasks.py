@@ -31,10 +31,10 @@ CHECK = "check_is_same"
 
 def run(service: Service, task: Task) -> dict[str, Any]:
     """The task's result; raises `ApiError` when the task fails (its code and message are reported)."""
-    path = service.uploads.path(task.music_id)
-    if not path.exists():
-        raise ApiError(410, "music_gone", f"the file of music {task.music_id} is no longer stored")
-    return _add(service, task, path) if task.task_name == ADD else _check(service, task, path)
+    with service.uploads.local_copy(task.music_id) as path:
+        if path is None:
+            raise ApiError(410, "music_gone", f"the file of music {task.music_id} is no longer stored")
+        return _add(service, task, path) if task.task_name == ADD else _check(service, task, path)
 
 
 def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from lib.engine import Engine
 from lib.fingerprint.config import DEFAULT
 from lib.ingest import discover, ingest
 from lib.store import Catalog
-from lib.synth import RATE, demo_song, write_catalog
+from lib.synth import RATE, demo_song, song, write_catalog
 
 
 def encode(path: Path, samples: np.ndarray, rate: int, codec: str, video: str | None = None) -> Path:
@@ -81,3 +81,17 @@ def private_copy(catalog: Path, folder: Path) -> Path:
     with sqlite3.connect(catalog) as source, sqlite3.connect(db) as target:
         source.backup(target)
     return db
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("index-media")
+    new = song(4242, 20.0)  # not in the demo catalog
+    notes = folder / "notes.txt"
+    notes.write_text("not audio")
+    return {
+        "catalog_excerpt": encode(folder / "demo03.m4a", demo_song(2, 24.0)[4 * RATE : 20 * RATE], RATE, "aac"),
+        "new": encode(folder / "new.flac", new, RATE, "flac"),
+        "new_reencoded": encode(folder / "new.mp3", new, RATE, "mp3"),
+        "text": notes,
+    }

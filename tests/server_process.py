@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -27,7 +27,7 @@ def _free_port() -> int:
 def server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Start the server with `env` added to ours; yield its URL and process (its own process
     group: a test may kill it, gunicorn workers included, with `os.killpg`)."""
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).parent / "functions-framework"), "--target=api", "--source=main.py"]
     process = subprocess.Popen(
         [*command, f"--port={port}", "--host=127.0.0.1"], cwd=ROOT, env={**os.environ, **env}, start_new_session=True

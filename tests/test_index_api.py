@@ -17,39 +17,10 @@ from flask.testing import FlaskClient
 
 from gen.models import TaskPayload
 from lib.app import create_app
-from lib.settings import Settings
-from lib.synth import RATE, demo_song, song
-from tests.conftest import encode, private_copy
+from tests.conftest import private_copy
 from tests.contract import check
+from tests.index_client import SECRET, finished, index_settings, start, upload
 from tests.webhook_receiver import Received, Receiver, receiver
-
-SECRET = b"test-secret"
-
-
-def index_settings(db: Path, folder: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "db": db,
-        "storage": folder / "uploads",
-        "allow_private_urls": True,  # the webhook receiver is on loopback
-        "webhook_secret": SECRET.decode(),
-        "webhook_backoff_seconds": 0.05,
-        "task_lease_seconds": 2.0,
-    }
-    return Settings(**{**values, **overrides})
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("index-media")
-    new = song(4242, 20.0)  # not in the demo catalog
-    notes = folder / "notes.txt"
-    notes.write_text("not audio")
-    return {
-        "catalog_excerpt": encode(folder / "demo03.m4a", demo_song(2, 24.0)[4 * RATE : 20 * RATE], RATE, "aac"),
-        "new": encode(folder / "new.flac", new, RATE, "flac"),
-        "new_reencoded": encode(folder / "new.mp3", new, RATE, "mp3"),
-        "text": notes,
-    }
 
 
 @pytest.fixture
@@ -68,35 +39,6 @@ def client(app: Flask) -> FlaskClient:
 def hooks() -> Iterator[Receiver]:
     with receiver() as r:
         yield r
-
-
-def upload(client: FlaskClient, path: Path) -> str:
-    response = client.post("/api/v1/music", data={"file": (path.open("rb"), path.name)})
-    check(response, "/api/v1/music", "post")
-    assert response.status_code == 201, response.json
-    music_id: str = response.json["musicId"]  # type: ignore[index]
-    return music_id
-
-
-def start(client: FlaskClient, kind: str, body: dict[str, Any]) -> str:
-    response = client.post(f"/api/v1/fingerprint/{kind}", json=body)
-    check(response, f"/api/v1/fingerprint/{kind}", "post")
-    assert response.status_code == 202, response.json
-    task_id: str = response.json["taskId"]  # type: ignore[index]
-    assert response.headers["Location"] == f"/api/v1/tasks/{task_id}"
-    return task_id
-
-
-def finished(client: FlaskClient, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = client.get(f"/api/v1/tasks/{task_id}")
-        check(response, "/api/v1/tasks/{task_id}", "get")
-        task: dict[str, Any] = response.json  # type: ignore[assignment]
-        if task["status"] in ("success", "failure") and task["webhook"]["state"] not in ("pending",):
-            return task
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} did not finish: {task}")
 
 
 def signed_by(secret: bytes, delivery: Received) -> bool:

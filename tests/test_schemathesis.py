@@ -22,7 +22,7 @@ def api_schema(catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     # Generated URLs name random hosts: keep any attempt to reach one short. Generated
     # requests patch and delete tracks: a private copy of the catalog; queued tasks just wait.
     settings = Settings(
-        db=private_copy(catalog_path, folder), storage=folder / "uploads", task_workers=0,
+        db=private_copy(catalog_path, folder), storage=str(folder / "uploads"), task_workers=0,
         connect_timeout=0.5, download_timeout=1.0,
     )  # fmt: skip
     app = create_app(settings)
