@@ -8,6 +8,7 @@ invalidates it, and the next identify rebuilds it from the stored fingerprints.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,14 @@ from lib.store import Catalog, Track
 class Identified:
     match: Match
     track: Track
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The catalog segments heard in one media, in media order."""
+
+    found: list[Identified]
+    seconds: float  # of media analysed
 
 
 class Engine:
@@ -62,9 +71,24 @@ class Engine:
         samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
         return self._with_tracks(identify(samples, self.index, self.config, limit))
 
-    def segments(self, samples: np.ndarray) -> list[Identified]:
-        """Every catalog segment in samples of any length, in query order."""
-        return self._with_tracks(segments(samples, self.index, self.config))
+    def scan(self, chunks: Iterable[np.ndarray]) -> Analysis:
+        """Every catalog segment in media of any length, given as consecutive sample
+        chunks (a decoder's stream), in bounded memory."""
+        seen = 0
+
+        def counted() -> Iterator[np.ndarray]:
+            nonlocal seen
+            for chunk in chunks:
+                seen += len(chunk)
+                yield chunk
+
+        found = self._with_tracks(segments(counted(), self.index, self.config))
+        return Analysis(found, round(seen / self.config.sample_rate, 3))
+
+    def scan_file(self, path: str | Path, max_seconds: float | None = None) -> Analysis:
+        """`scan` of a file as it decodes; after `max_seconds` the rest is ignored."""
+        limit = None if max_seconds is None else int(max_seconds * self.config.sample_rate)
+        return self.scan(audio.head(audio.stream(path, self.config), limit))
 
     def _with_tracks(self, matches: list[Match]) -> list[Identified]:
         found = []

@@ -9,13 +9,12 @@ endpoints reach it through `current()`, the way Flask code reaches `current_app`
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
 
-from lib.engine import Engine, Identified
+from lib.engine import Analysis, Engine
 from lib.errors import ApiError
 from lib.fingerprint import audio
 from lib.media import Limits, download
@@ -25,14 +24,6 @@ from lib.store.tasks import TaskStore
 from lib.uploads import uploads_for
 
 _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """The catalog segments heard in one submitted media, in media order."""
-
-    found: list[Identified]
-    seconds: float  # of media analysed
 
 
 class Service:
@@ -62,15 +53,18 @@ class Service:
             path.unlink(missing_ok=True)
 
     def analyse_file(self, path: Path) -> Analysis:
-        config = self.engine.config
+        """Scan the file as it decodes (memory stays bounded for media of any length)."""
         try:
-            samples = audio.load(path, config, max_seconds=self.settings.max_media_seconds)
+            analysis = self.engine.scan_file(path, max_seconds=self.settings.max_media_seconds)
         except audio.DecodeError:
             raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
-        seconds = len(samples) / config.sample_rate
-        if seconds < _MIN_SECONDS:
-            raise ApiError(422, "audio_too_short", f"{seconds:.2f} s of audio; send at least {_MIN_SECONDS:g} s")
-        return Analysis(self.engine.segments(samples), round(seconds, 3))
+        if analysis.seconds == 0:
+            raise ApiError(415, "unsupported_media", "the file holds no audio samples")
+        if analysis.seconds < _MIN_SECONDS:
+            raise ApiError(
+                422, "audio_too_short", f"{analysis.seconds:.2f} s of audio; send at least {_MIN_SECONDS:g} s"
+            )
+        return analysis
 
 
 def current() -> Service:

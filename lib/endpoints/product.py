@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gen.models import Result, Song
-from lib.engine import Identified
+from lib.engine import Analysis, Identified
 from lib.major_labels import major_group
-from lib.service import Analysis, current
+from lib.service import current
 from lib.store import Track
 
 Source = str | Path  # a media URL, or the path of an uploaded file

@@ -8,7 +8,7 @@ resampler, so both paths produce identical sample streams.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -127,17 +127,22 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
         raise DecodeError(f"{path.name}: not readable audio ({first_error}; {sf_error})") from sf_error
 
 
+def head(chunks: Iterable[Chunk], max_samples: int | None) -> Iterator[Chunk]:
+    """The chunks, cut after `max_samples` samples in all (None: all of them)."""
+    left = max_samples
+    for chunk in chunks:
+        if left is not None:
+            if left <= 0:
+                return
+            chunk = chunk[:left]
+            left -= len(chunk)
+        yield chunk
+
+
 def load(path: str | Path, config: EngineConfig = DEFAULT, max_seconds: float | None = None) -> np.ndarray:
     """Decode a file to one array, stopping after `max_seconds` when given."""
     limit = None if max_seconds is None else int(max_seconds * config.sample_rate)
-    chunks: list[np.ndarray] = []
-    total = 0
-    for chunk in stream(path, config):
-        chunks.append(chunk)
-        total += len(chunk)
-        if limit is not None and total >= limit:
-            break
+    chunks = list(head(stream(path, config), limit))
     if not chunks:
         raise DecodeError(f"{Path(path).name}: no audio samples")
-    samples = np.concatenate(chunks)
-    return samples[:limit] if limit is not None else samples
+    return np.concatenate(chunks)

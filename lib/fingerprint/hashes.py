@@ -42,13 +42,25 @@ class Landmarks:
     def __len__(self) -> int:
         return len(self.t)
 
-    def window(self, start: int, stop: int) -> Landmarks:
-        """The landmarks anchored in frames [start, stop), on a clock starting at `start`."""
+    def window(self, start: int, stop: int, clock: int | None = None) -> Landmarks:
+        """The landmarks anchored in frames [start, stop), on a clock starting at `clock`
+        (default `start`: the window's own)."""
         lo, hi = np.searchsorted(self.t, [start, stop])  # anchors are in time order
         return Landmarks(
-            t=self.t[lo:hi] - start, f=self.f[lo:hi], df1=self.df1[lo:hi], df2=self.df2[lo:hi],
-            dt1=self.dt1[lo:hi], dt2=self.dt2[lo:hi],
+            t=self.t[lo:hi] - (start if clock is None else clock), f=self.f[lo:hi], df1=self.df1[lo:hi],
+            df2=self.df2[lo:hi], dt1=self.dt1[lo:hi], dt2=self.dt2[lo:hi],
         )  # fmt: skip
+
+    @staticmethod
+    def empty() -> Landmarks:
+        ints, floats = np.empty(0, np.int32), np.empty(0, np.float32)
+        return Landmarks(ints, floats, floats, floats, ints, ints)
+
+    @staticmethod
+    def joined(parts: list[Landmarks]) -> Landmarks:
+        """Consecutive parts (each later than the one before) as one."""
+        fields = ("t", "f", "df1", "df2", "dt1", "dt2")
+        return Landmarks(*(np.concatenate([getattr(p, name) for p in parts]) for name in fields))
 
 
 @dataclass(frozen=True)

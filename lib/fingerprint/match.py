@@ -38,6 +38,7 @@ class Match:
     ref_end: float
     speed: float  # reference time per query time: 1.05 = the query plays 5 % fast
     pitch: float  # query frequency / reference frequency
+    warps: int = 1  # warp hypotheses searched to find it (the score's chance level depends on it)
 
 
 def full_grid(config: EngineConfig) -> Grid:
@@ -202,4 +203,5 @@ def _refine(
         ref_end=round((tempo * q_end + intercept) * seconds, 3),
         speed=round(tempo, 4),
         pitch=round(config.pitch_factor(pitch_shift), 4),
+        warps=n_warps,
     )

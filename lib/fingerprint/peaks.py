@@ -46,28 +46,47 @@ def _refine_frequency(spec: np.ndarray, t: np.ndarray, f: np.ndarray) -> np.ndar
     return (inner + np.clip(delta, -0.5, 0.5)).astype(np.float32)
 
 
-def _with_noise_floor(spec: np.ndarray, below_db: float) -> np.ndarray:
-    """`spec` (dB) plus steady noise `below_db` under its median frame power, in dB.
+@dataclass(frozen=True)
+class Levels:
+    """The loudness that peak picking is relative to: the loudest frame (dB), for the
+    silence gate, and the median frame power, for the noise floor. Taken from the
+    spectrogram at hand unless given: a long query is picked span by span (stream.py)."""
 
-    The floor follows the clip's own level, so a gain change does not move the ranking.
-    """
+    loudest_db: float
+    median_power: float
+
+
+def levels(spec: np.ndarray) -> Levels:
     power = np.exp(spec * np.float32(np.log(10.0) / 10.0))  # 10 ** (spec / 10), 4x faster
-    floor = np.median(power.mean(axis=1)) * np.float32(10.0 ** (-below_db / 10.0))
+    return Levels(float(spec.max(initial=-100.0)), float(np.median(power.mean(axis=1))))
+
+
+def _with_noise_floor(spec: np.ndarray, median_power: float, below_db: float) -> np.ndarray:
+    """`spec` (dB) plus steady noise `below_db` under the median frame power, in dB.
+
+    The floor follows the audio's own level, so a gain change does not move the ranking.
+    """
+    power = np.exp(spec * np.float32(np.log(10.0) / 10.0))
+    floor = np.float32(median_power * 10.0 ** (-below_db / 10.0))
     return np.float32(10.0) * np.log10(power + floor)
 
 
-def find_peaks(spec: np.ndarray, per_second: float, config: EngineConfig = DEFAULT) -> Peaks:
-    """Return the `per_second` most prominent local maxima of each second of `spec`."""
+def find_peaks(
+    spec: np.ndarray, per_second: float, config: EngineConfig = DEFAULT, level: Levels | None = None
+) -> Peaks:
+    """Return the `per_second` most prominent local maxima of each second of `spec`
+    (seconds counted from its first frame)."""
+    level = level or levels(spec)
     size = (2 * config.peak_time_radius + 1, 2 * config.peak_freq_radius + 1)
     is_max = spec == maximum_filter(spec, size=size, mode="nearest")
     frame_level = spec.max(axis=1)
-    audible = frame_level > max(frame_level.max() + config.silence_db, config.silence_floor_db)
+    audible = frame_level > max(level.loudest_db + config.silence_db, config.silence_floor_db)
     is_max &= audible[:, None]
     # at the edges the neighbourhood is cut off, so maxima there are not maxima of the music
     is_max[: config.peak_time_radius] = False
     is_max[len(spec) - config.peak_time_radius :] = False
     t, f = np.nonzero(is_max)
-    floored = _with_noise_floor(spec, config.noise_floor_db)
+    floored = _with_noise_floor(spec, level.median_power, config.noise_floor_db)
     prominence = (floored - uniform_filter1d(floored, config.envelope_bins, axis=1, mode="nearest"))[t, f]
 
     block = max(1, round(1.0 / config.frame_seconds))

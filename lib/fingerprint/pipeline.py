@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
@@ -11,6 +13,7 @@ from lib.fingerprint.match import Match, find_matches
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.segments import scan
 from lib.fingerprint.spectrogram import spectrogram
+from lib.fingerprint.stream import landmark_spans
 
 
 def reference_print(track_id: str, samples: np.ndarray, config: EngineConfig = DEFAULT) -> TrackPrint:
@@ -38,7 +41,8 @@ def identify(samples: np.ndarray, index: Index, config: EngineConfig = DEFAULT, 
 
 
 def segments(
-    samples: np.ndarray, index: Index, config: EngineConfig = DEFAULT, window: float = 10.0, hop: float = 5.0
+    chunks: Iterable[np.ndarray], index: Index, config: EngineConfig = DEFAULT, window: float = 10.0, hop: float = 5.0
 ) -> list[Match]:
-    """Every catalog segment in a query of any length, in query order (see segments.py)."""
-    return scan(query_landmarks(samples, config), len(samples) // config.hop, index, config, window, hop)
+    """Every catalog segment in a query of any length, given as consecutive sample
+    chunks, in query order, in bounded memory (see stream.py and segments.py)."""
+    return scan(landmark_spans(chunks, config), index, config, window, hop)
