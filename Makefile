@@ -7,7 +7,7 @@ DEMO := data/demo
 PORT ?= 8080
 WORKERS ?= 2
 
-.PHONY: run test lint typecheck bench demo gen clean
+.PHONY: run test lint typecheck bench bench-long demo gen clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -51,6 +51,10 @@ gen: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run
+
+# an hour-long DJ mix of corpus music scanned for every song (long media)
+bench-long: $(VENV)/.installed
+	$(PY) -m bench.long_media
 
 clean:
 	rm -rf $(VENV) data bench/work .pytest_cache .mypy_cache .ruff_cache

@@ -29,11 +29,6 @@ class MediaUrl(RootModel[AnyUrl]):
     """
 
 
-class IdentifyRequest(BaseModel):
-    api_type: ApiType
-    url: MediaUrl
-
-
 class Song(BaseModel):
     """
     A catalog recording heard in the media, and where.
@@ -230,6 +225,48 @@ class CheckResult(BaseModel):
     """
 
 
+class Verdict(BaseModel):
+    api_type: ApiType
+    cleared: bool
+    """
+    the product found nothing to report (dt: not a duplicate)
+    """
+    songs: Annotated[int, Field(ge=0)]
+    """
+    songs the product reports
+    """
+
+
+class MediaSummary(BaseModel):
+    media_seconds: float
+    matched_seconds: float
+    """
+    seconds in which some catalog song plays (overlaps once)
+    """
+    music_share: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    matched_seconds / media_seconds
+    """
+    verdicts: list[Verdict]
+    """
+    what each product would answer, in the order of ApiType
+    """
+
+
+class IdentifyTaskResult(BaseModel):
+    """
+    The answer for long media, identified in the background.
+    """
+
+    api_type: ApiType
+    result: Result
+    segments: list[Song]
+    """
+    every catalog segment heard, in media order (a song heard twice is two segments)
+    """
+    summary: MediaSummary
+
+
 class TaskError(BaseModel):
     code: Annotated[str, Field(examples=["unsupported_media"])]
     message: str
@@ -238,6 +275,7 @@ class TaskError(BaseModel):
 class TaskName(StrEnum):
     add_audio_in_index = "add_audio_in_index"
     check_is_same = "check_is_same"
+    identify_media = "identify_media"
 
 
 class Status1(StrEnum):
@@ -256,9 +294,9 @@ class TaskPayload(BaseModel):
     task_name: TaskName
     status: Status1
     music_id: str
-    result: AddResult | CheckResult | None
+    result: AddResult | CheckResult | IdentifyTaskResult | None
     """
-    on success; AddResult for add_audio_in_index, CheckResult for check_is_same
+    on success; AddResult for add_audio_in_index, CheckResult for check_is_same, IdentifyTaskResult for identify_media
     """
     error: TaskError | None
     """
@@ -345,3 +383,9 @@ class Error1(BaseModel):
 class Error(BaseModel):
     status: Status2
     error: Error1
+
+
+class IdentifyRequest(BaseModel):
+    api_type: ApiType
+    url: MediaUrl
+    callbackUrl: CallbackUrl | None = None

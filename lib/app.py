@@ -3,6 +3,7 @@
 Routes (openapi.yaml is the contract):
     GET|POST /?api_type=&url=              the original Cleared interface (query or JSON body)
     GET|POST /v1/identify/<api_type>       the same, by path; POST also takes a multipart `file`
+                                           (media longer than CLEARED_SYNC_MEDIA_SECONDS: 202 + a task)
     GET      /openapi.yaml                 the API description
     GET      /docs                         interactive docs (Swagger UI, served from the swagger-ui-py wheel)
     /api/v1/...                            the fingerprint-index API (lib/index_api.py)
@@ -11,19 +12,19 @@ Views stay thin: validate, call `route_req`, render; errors are `ApiError`s (lib
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import swagger_ui
 from flask import Blueprint, Flask, Response, render_template, request, send_file
 from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
 
-from gen.models import ApiType, IdentifyRequest, IdentifyResponse, Status
-from lib import errors
+from gen.models import ApiType, CallbackUrl, IdentifyRequest, IdentifyResponse, Status
+from lib import errors, media, tasks
 from lib.endpoints import route_req
 from lib.errors import ApiError
-from lib.index_api import index_api
-from lib.service import Service
+from lib.index_api import check_callback, index_api, queue_task
+from lib.service import Service, current
 from lib.settings import Settings
 from lib.web import params, validated
 from lib.worker import Workers
@@ -52,23 +53,51 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _success(api_type: str, source: str | Path) -> Response:
-    body = IdentifyResponse(status=Status.success, result=[route_req(api_type, source)])
+def _answer(api_type: str, incoming: Path, filename: str, source_url: str | None, callback: str | None) -> Response:
+    """The product's result now, or, for media longer than `sync_media_seconds`, a 202
+    and an `identify_media` task that keeps the file (the webhook or polling brings the result)."""
+    service = current()
+    if service.runs_longer(incoming):
+        music = service.keep_music(incoming, filename, source_url)
+        return queue_task(tasks.IDENTIFY, music.music_id, {"api_type": api_type}, callback)
+    body = IdentifyResponse(status=Status.success, result=[route_req(api_type, service.analyse_file(incoming))])
     return Response(body.model_dump_json(), mimetype="application/json")
 
 
-def _run_upload(api_type: str, upload: FileStorage) -> Response:
-    with tempfile.TemporaryDirectory(prefix="cleared-upload-") as folder:
-        path = Path(folder) / "media"
-        upload.save(path)
-        return _success(api_type, path)
+def _from_url(req: IdentifyRequest) -> Response:
+    callback = _callback(req.callbackUrl)
+    url = str(req.url.root)
+    service = current()
+    path = media.download(url, service.limits, folder=service.uploads.scratch)
+    try:
+        return _answer(req.api_type.value, path, media.filename_of(url), url, callback)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _from_upload(api_type: str, upload: FileStorage) -> Response:
+    given = params().get("callbackUrl")
+    callback = _callback(validated(CallbackUrl, given) if given else None)
+    incoming = current().uploads.incoming()
+    try:
+        upload.save(incoming)
+        return _answer(api_type, incoming, secure_filename(upload.filename or "") or "upload", None, callback)
+    finally:
+        incoming.unlink(missing_ok=True)
+
+
+def _callback(url: CallbackUrl | None) -> str | None:
+    """Checked before any download: a bad callback must not cost a download and a scan."""
+    if url is None:
+        return None
+    check_callback(str(url.root))
+    return str(url.root)
 
 
 @identify.route("/", methods=["GET", "POST"])
 def legacy() -> Response:
     """The original interface: `api_type` and `url` as parameters."""
-    req = validated(IdentifyRequest, params())
-    return _success(req.api_type.value, str(req.url.root))
+    return _from_url(validated(IdentifyRequest, params()))
 
 
 @identify.route("/v1/identify/<api_type>", methods=["GET", "POST"])
@@ -77,9 +106,8 @@ def identify_by_path(api_type: str) -> Response:
         raise ApiError(404, "unknown_api_type", f"no product {api_type!r}; the products are {', '.join(API_TYPES)}")
     upload = request.files.get("file") if request.method == "POST" else None
     if upload is not None:
-        return _run_upload(api_type, upload)
-    req = validated(IdentifyRequest, {**params(), "api_type": api_type})
-    return _success(api_type, str(req.url.root))
+        return _from_upload(api_type, upload)
+    return _from_url(validated(IdentifyRequest, {**params(), "api_type": api_type}))
 
 
 @identify.route("/openapi.yaml")

@@ -15,6 +15,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from gen.models import IdentifyTaskResult
+from lib.endpoints.long_media import long_media_result
+from lib.endpoints.product import timecode
 from lib.engine import Engine, Identified
 from lib.fingerprint.audio import DecodeError
 from lib.ingest import discover, ingest
@@ -41,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per input line")
     p.add_argument("--limit", type=int, default=5, help="at most this many matches per file")
+    p.add_argument(
+        "--segments", action="store_true", help="long media: every song segment, where it starts and ends, a summary"
+    )
 
     p = commands.add_parser("tracks", help="list the catalog")
     p.add_argument("--json", action="store_true")
@@ -79,6 +85,9 @@ def _identify(engine: Engine, args: argparse.Namespace) -> int:
     failures = 0
     for file in args.files:
         try:
+            if args.segments:
+                _print_segments(file, long_media_result(engine.scan_file(file), "dn"), args.json)
+                continue
             found = engine.identify(file, limit=args.limit)
         except (OSError, DecodeError) as error:
             failures += 1
@@ -98,6 +107,25 @@ def _identify(engine: Engine, args: argparse.Namespace) -> int:
                 f"speed {m.speed:.3f}, pitch {m.pitch:.3f}"
             )
     return 1 if failures else 0
+
+
+def _print_segments(file: str, answer: IdentifyTaskResult, as_json: bool) -> None:
+    """What the identify API's long-media task reports: every segment, then the summary."""
+    if as_json:
+        print(json.dumps({"file": file, **answer.model_dump(mode="json", include={"segments", "summary"})}), flush=True)
+        return
+    for s in answer.segments:
+        print(
+            f"{file}: {timecode(s.start_offset / 1000)}-{timecode(s.end_offset / 1000)} {s.artist} - {s.title} "
+            f"[{s.track_id}] score {s.score:.0f}, reference {s.ref_start / 1000:.1f}-{s.ref_end / 1000:.1f} s, "
+            f"speed {s.speed:.3f}"
+        )
+    summary = answer.summary
+    flagged = [v.api_type.value for v in summary.verdicts if not v.cleared]
+    print(
+        f"{file}: {len(answer.segments)} segments, {summary.matched_seconds:.0f} of {summary.media_seconds:.0f} s "
+        f"catalog music ({100 * summary.music_share:.0f} %); flagged by: {', '.join(flagged) or 'none'}"
+    )
 
 
 def _ingest(engine: Engine, args: argparse.Namespace) -> int:

@@ -7,9 +7,7 @@ process's workers (lib/worker.py); they never fingerprint inside a request.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -18,10 +16,7 @@ from werkzeug.utils import secure_filename
 from gen.models import AddRequest, CheckRequest, MusicUrlRequest, TrackMetadata
 from lib import media, tasks
 from lib.errors import ApiError
-from lib.fingerprint import audio
-from lib.ingest import sha1_of
-from lib.service import Service, current
-from lib.store.tasks import Music
+from lib.service import current
 from lib.web import params, validated
 from lib.worker import Workers
 
@@ -55,8 +50,8 @@ def upload_music() -> tuple[Response, int]:
             url = str(validated(MusicUrlRequest, params()).url.root)
             incoming.unlink()
             incoming = media.download(url, service.limits, folder=service.uploads.scratch)
-            filename, source_url = secure_filename(Path(url.split("?")[0]).name) or "download", url
-        music = _store(service, incoming, filename, source_url)
+            filename, source_url = media.filename_of(url), url
+        music = service.keep_music(incoming, filename, source_url)
     finally:
         incoming.unlink(missing_ok=True)
     body = {
@@ -69,27 +64,13 @@ def upload_music() -> tuple[Response, int]:
     return jsonify(body), 201
 
 
-def _store(service: Service, incoming: Path, filename: str, source_url: str | None) -> Music:
-    """Keep a whole, decodable file under a new music id."""
-    try:
-        next(audio.stream(incoming, service.engine.config))
-    except (audio.DecodeError, StopIteration):
-        raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
-    size, sha1 = incoming.stat().st_size, sha1_of(incoming)
-    music_id = uuid.uuid4().hex
-    service.uploads.keep(incoming, music_id)
-    return service.tasks.add_music(music_id, filename, size, sha1, source_url)
-
-
-def _queue(task_name: str, music_id: str, request_body: dict[str, Any], callback_url: str | None) -> Response:
+def queue_task(task_name: str, music_id: str, request_body: dict[str, Any], callback_url: str | None) -> Response:
+    """Queue a task on a stored music: 202 with its id, followed at `Location`."""
     service = current()
     if service.tasks.music(music_id) is None:
         raise ApiError(404, "unknown_music", f"no music {music_id}; upload it with POST /api/v1/music")
     if callback_url is not None:
-        try:
-            media.check(callback_url, service.limits)
-        except ApiError as refused:
-            raise ApiError(422, "invalid_callback", f"callbackUrl: {refused.message}") from None
+        check_callback(callback_url)
     task = service.tasks.enqueue(task_name, music_id, request_body, callback_url)
     workers().wake()
     response = jsonify(taskId=task.task_id)
@@ -98,18 +79,26 @@ def _queue(task_name: str, music_id: str, request_body: dict[str, Any], callback
     return response
 
 
+def check_callback(url: str) -> None:
+    """A callback URL must pass the download address rules (422 `invalid_callback`)."""
+    try:
+        media.check(url, current().limits)
+    except ApiError as refused:
+        raise ApiError(422, "invalid_callback", f"callbackUrl: {refused.message}") from None
+
+
 @index_api.post("/fingerprint/add")
 def add() -> Response:
     req = validated(AddRequest, params())
     metadata = req.metadata.model_dump(exclude_none=True) if req.metadata else {}
     callback = str(req.callbackUrl.root) if req.callbackUrl else None
-    return _queue(tasks.ADD, req.musicId.root, {"metadata": metadata}, callback)
+    return queue_task(tasks.ADD, req.musicId.root, {"metadata": metadata}, callback)
 
 
 @index_api.post("/fingerprint/check")
 def check() -> Response:
     req = validated(CheckRequest, params())
-    return _queue(tasks.CHECK, req.musicId.root, {}, str(req.callbackUrl.root) if req.callbackUrl else None)
+    return queue_task(tasks.CHECK, req.musicId.root, {}, str(req.callbackUrl.root) if req.callbackUrl else None)
 
 
 @index_api.get("/tasks/<task_id>")

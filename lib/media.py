@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 
 import urllib3
 from urllib3.util import Url, parse_url
+from werkzeug.utils import secure_filename
 
 from lib.errors import ApiError
 from lib.settings import Settings
@@ -191,3 +192,8 @@ def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, f
             path.unlink(missing_ok=True)
             raise
     return path
+
+
+def filename_of(url: str) -> str:
+    """A safe file name for what a URL points at (its last path part), for the records."""
+    return secure_filename(Path(url.split("?")[0]).name) or "download"

@@ -34,6 +34,8 @@ class Placed:
     end: float
     ref_start: float
     speed: float
+    fade_in: float  # seconds at the start shared with the previous piece
+    fade_out: float  # seconds at the end shared with the next piece
 
 
 def speed_changed(samples: np.ndarray, speed: float) -> np.ndarray:
@@ -52,9 +54,10 @@ def _starts(pieces: Sequence[Piece], rate: int) -> list[int]:
 
 
 def layout(pieces: Sequence[Piece], rate: int) -> list[Placed]:
+    fade_outs = [p.fade_in for p in pieces[1:]] + [0.0]
     return [
-        Placed(p.track_id, start / rate, (start + len(p.samples)) / rate, p.ref_start, p.speed)
-        for p, start in zip(pieces, _starts(pieces, rate), strict=True)
+        Placed(p.track_id, start / rate, (start + len(p.samples)) / rate, p.ref_start, p.speed, p.fade_in, fade_out)
+        for p, start, fade_out in zip(pieces, _starts(pieces, rate), fade_outs, strict=True)
         if p.track_id is not None
     ]
 

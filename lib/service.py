@@ -9,6 +9,7 @@ endpoints reach it through `current()`, the way Flask code reaches `current_app`
 from __future__ import annotations
 
 import secrets
+import uuid
 from functools import cached_property
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from flask import current_app
 from lib.engine import Analysis, Engine
 from lib.errors import ApiError
 from lib.fingerprint import audio
-from lib.media import Limits, download
+from lib.ingest import sha1_of
+from lib.media import Limits
 from lib.settings import Settings
 from lib.store import Catalog
-from lib.store.tasks import TaskStore
+from lib.store.tasks import Music, TaskStore
 from lib.uploads import uploads_for
 
 _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
@@ -42,15 +44,23 @@ class Service:
             return self.settings.webhook_secret.get_secret_value().encode()
         return self.tasks.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
 
-    def analyse(self, source: str | Path) -> Analysis:
-        """Download (a URL) or read (an uploaded file's path), decode, and scan the media."""
-        if isinstance(source, Path):
-            return self.analyse_file(source)
-        path = download(source, self.limits)
+    def runs_longer(self, path: Path) -> bool:
+        """Is the media too long to answer while the client waits (`sync_media_seconds`)?"""
         try:
-            return self.analyse_file(path)
-        finally:
-            path.unlink(missing_ok=True)
+            return audio.longer_than(path, self.settings.sync_media_seconds, self.engine.config)
+        except audio.DecodeError:
+            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
+
+    def keep_music(self, incoming: Path, filename: str, source_url: str | None) -> Music:
+        """Keep a whole, decodable file (moved from `incoming`) under a new music id."""
+        try:
+            next(audio.stream(incoming, self.engine.config))
+        except (audio.DecodeError, StopIteration):
+            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
+        size, sha1 = incoming.stat().st_size, sha1_of(incoming)
+        music_id = uuid.uuid4().hex
+        self.uploads.keep(incoming, music_id)
+        return self.tasks.add_music(music_id, filename, size, sha1, source_url)
 
     def analyse_file(self, path: Path) -> Analysis:
         """Scan the file as it decodes (memory stays bounded for media of any length)."""

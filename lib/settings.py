@@ -17,8 +17,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARED_", frozen=True)
 
     db: Path = Path("data/cleared.db")
-    # how much of a submitted file is analysed synchronously (longer media: the rest is ignored)
-    max_media_seconds: float = Field(default=600.0, gt=0)
+    # identify: longer media are answered with 202 and scanned in the background (a task)
+    sync_media_seconds: float = Field(default=60.0, gt=0)
+    # the longest media analysed at all; past it the rest is ignored
+    max_media_seconds: float = Field(default=4 * 3600.0, gt=0)
     max_upload_bytes: int = Field(default=200 * 2**20, gt=0)
     # downloads of client URLs
     max_download_bytes: int = Field(default=200 * 2**20, gt=0)

@@ -1,10 +1,12 @@
-"""The two background tasks of the fingerprint-index API, and the payload that reports them.
+"""The background tasks, and the payload that reports them.
 
 `add_audio_in_index` fingerprints an uploaded music and adds it to the catalog under its
 music id; the same audio added twice (even concurrently) stays one track: the store's
 unique audio hash decides, and the later add reports the track already there.
 `check_is_same` asks whether an uploaded music duplicates a catalog track, with the
 `dt` product's rule (most of the media matched, stricter score; docs/products.md).
+`identify_media` is the identify API's answer for media too long to wait for: every
+segment heard and a summary (lib/endpoints/long_media.py).
 
 The payload is the same for the webhook and for polling `GET /api/v1/tasks/<id>`.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lib.endpoints.long_media import long_media_result
 from lib.endpoints.product import qualifying, song, strongest_per_track
 from lib.errors import ApiError
 from lib.fingerprint import audio
@@ -27,6 +30,7 @@ from lib.store.tasks import Task
 
 ADD = "add_audio_in_index"
 CHECK = "check_is_same"
+IDENTIFY = "identify_media"  # long media sent to the identify API (202 instead of waiting)
 
 
 def run(service: Service, task: Task) -> dict[str, Any]:
@@ -34,7 +38,7 @@ def run(service: Service, task: Task) -> dict[str, Any]:
     with service.uploads.local_copy(task.music_id) as path:
         if path is None:
             raise ApiError(410, "music_gone", f"the file of music {task.music_id} is no longer stored")
-        return _add(service, task, path) if task.task_name == ADD else _check(service, task, path)
+        return _RUNNERS[task.task_name](service, task, path)
 
 
 def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
@@ -79,6 +83,14 @@ def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
         "media_seconds": analysis.seconds,
         "segments": [s.model_dump(mode="json") for s in segments],
     }
+
+
+def _identify(service: Service, task: Task, path: Path) -> dict[str, Any]:
+    analysis = service.analyse_file(path)
+    return long_media_result(analysis, task.request["api_type"]).model_dump(mode="json")
+
+
+_RUNNERS = {ADD: _add, CHECK: _check, IDENTIFY: _identify}
 
 
 def _name(track: Track) -> str:

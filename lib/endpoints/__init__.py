@@ -1,8 +1,7 @@
 """The six products, one module each; `route_req` dispatches a request to its product.
 
 Each module answers one licensing question (its docstring says which) over the same
-analysis of the media, with `process_<api_type>(source)`, where `source` is the media's
-URL or an uploaded file's path.
+analysis of the media (the catalog segments heard in it), with `process_<api_type>(analysis)`.
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ from lib.endpoints.dt import process_dt
 from lib.endpoints.ml import process_ml
 from lib.endpoints.mlsi import process_mlsi
 from lib.endpoints.neyt import process_neyt
-from lib.endpoints.product import Source
 from lib.endpoints.yt import process_yt
+from lib.engine import Analysis
 
-ROUTES: dict[str, Callable[[Source], Result]] = {
+ROUTES: dict[str, Callable[[Analysis], Result]] = {
     "yt": process_yt,
     "ml": process_ml,
     "neyt": process_neyt,
@@ -28,6 +27,6 @@ ROUTES: dict[str, Callable[[Source], Result]] = {
 }
 
 
-def route_req(api_type: str, source: Source) -> Result:
-    """Run the product `api_type` (validated by the caller) on the media at `source`."""
-    return ROUTES[api_type](source)
+def route_req(api_type: str, analysis: Analysis) -> Result:
+    """Ask the product `api_type` (validated by the caller) its question of `analysis`."""
+    return ROUTES[api_type](analysis)

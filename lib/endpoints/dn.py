@@ -7,9 +7,9 @@ distributor can see that a delivery duplicates a recording already sent to the s
 from __future__ import annotations
 
 from gen.models import Result
-from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.endpoints.product import qualifying, songs_result, strongest_per_track
+from lib.engine import Analysis
 
 
-def process_dn(source: Source) -> Result:
-    analysis = analyse(source)
+def process_dn(analysis: Analysis) -> Result:
     return songs_result(strongest_per_track(qualifying(analysis, "dn")), analysis)

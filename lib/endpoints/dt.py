@@ -10,11 +10,11 @@ strongest of those as `matched_track`.
 from __future__ import annotations
 
 from gen.models import Result
-from lib.endpoints.product import Source, analyse, qualifying, song, strongest_per_track
+from lib.endpoints.product import qualifying, song, strongest_per_track
+from lib.engine import Analysis
 
 
-def process_dt(source: Source) -> Result:
-    analysis = analyse(source)
+def process_dt(analysis: Analysis) -> Result:
     duplicates = {f.track.track_id for f in qualifying(analysis, "dt")}
     found = strongest_per_track(qualifying(analysis, "dn"))
     songs = [song(f, analysis, is_duplicate=f.track.track_id in duplicates) for f in found]

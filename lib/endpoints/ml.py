@@ -7,7 +7,8 @@ Reports the catalog tracks heard in the media whose label belongs to a major gro
 from __future__ import annotations
 
 from gen.models import Result
-from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.endpoints.product import qualifying, songs_result, strongest_per_track
+from lib.engine import Analysis
 from lib.major_labels import major_group
 from lib.store import Track
 
@@ -16,6 +17,5 @@ def is_major(track: Track) -> bool:
     return major_group(track.label) is not None
 
 
-def process_ml(source: Source) -> Result:
-    analysis = analyse(source)
+def process_ml(analysis: Analysis) -> Result:
     return songs_result(strongest_per_track(qualifying(analysis, "ml", keep=is_major)), analysis)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from gen.models import Result
 from lib.endpoints.ml import is_major
-from lib.endpoints.product import Source, analyse, qualifying, songs_result
+from lib.endpoints.product import qualifying, songs_result
+from lib.engine import Analysis
 
 
-def process_mlsi(source: Source) -> Result:
-    analysis = analyse(source)
+def process_mlsi(analysis: Analysis) -> Result:
     return songs_result(qualifying(analysis, "mlsi", keep=is_major), analysis)  # in media order

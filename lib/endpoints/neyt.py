@@ -8,10 +8,10 @@ from one of them does not guarantee a claim-free upload.
 from __future__ import annotations
 
 from gen.models import Result
-from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.endpoints.product import qualifying, songs_result, strongest_per_track
+from lib.engine import Analysis
 
 
-def process_neyt(source: Source) -> Result:
-    analysis = analyse(source)
+def process_neyt(analysis: Analysis) -> Result:
     shared = qualifying(analysis, "neyt", keep=lambda track: not track.exclusive)
     return songs_result(strongest_per_track(shared), analysis)

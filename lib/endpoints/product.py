@@ -14,15 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from gen.models import Result, Song
 from lib.engine import Analysis, Identified
 from lib.major_labels import major_group
-from lib.service import current
 from lib.store import Track
-
-Source = str | Path  # a media URL, or the path of an uploaded file
 
 
 @dataclass(frozen=True)
@@ -41,10 +37,6 @@ THRESHOLDS: dict[str, Thresholds] = {
     "dn": Thresholds(),
     "dt": Thresholds(min_score=60.0, min_coverage=0.7),
 }
-
-
-def analyse(source: Source) -> Analysis:
-    return current().analyse(source)
 
 
 def qualifying(analysis: Analysis, api_type: str, keep: Callable[[Track], bool] | None = None) -> list[Identified]:

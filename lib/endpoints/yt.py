@@ -7,10 +7,10 @@ claiming. An empty list means no claim is expected from this catalog.
 from __future__ import annotations
 
 from gen.models import Result
-from lib.endpoints.product import Source, analyse, qualifying, songs_result, strongest_per_track
+from lib.endpoints.product import qualifying, songs_result, strongest_per_track
+from lib.engine import Analysis
 
 
-def process_yt(source: Source) -> Result:
-    analysis = analyse(source)
+def process_yt(analysis: Analysis) -> Result:
     claimed = qualifying(analysis, "yt", keep=lambda track: track.content_id)
     return songs_result(strongest_per_track(claimed), analysis)
