@@ -7,6 +7,7 @@ Routes (openapi.yaml is the contract):
     GET      /openapi.yaml                 the API description
     GET      /docs                         interactive docs (Swagger UI, served from the swagger-ui-py wheel)
     /api/v1/...                            the fingerprint-index API (lib/index_api.py)
+Every view but the `@public` ones needs a caller the access rules admit (lib/access.py).
 Views stay thin: validate, call `route_req`, render; errors are `ApiError`s (lib/errors.py).
 """
 
@@ -20,12 +21,14 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from gen.models import ApiType, CallbackUrl, IdentifyRequest, IdentifyResponse, Status
-from lib import errors, media, tasks
+from lib import access, errors, media, tasks
+from lib.access import metered, public
 from lib.endpoints import route_req
 from lib.errors import ApiError
 from lib.index_api import check_callback, index_api, queue_task
 from lib.service import Service, current
 from lib.settings import Settings
+from lib.store.keys import Clock, utc_now
 from lib.web import params, validated
 from lib.worker import Workers
 
@@ -38,18 +41,20 @@ docs = Blueprint(
 )
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flask:
+    """The app for `settings` (default: from the environment); `clock` dates quotas (tests move it)."""
     settings = settings or Settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
-    service = Service(settings)
+    service = Service(settings, clock)
     app.extensions["cleared"] = service
     app.extensions["cleared_workers"] = Workers(service, settings.task_workers)
     errors.register(app)
     app.register_blueprint(identify)
     app.register_blueprint(index_api)
     app.register_blueprint(docs)
+    access.init_app(app, settings, service.keys)
     return app
 
 
@@ -95,12 +100,14 @@ def _callback(url: CallbackUrl | None) -> str | None:
 
 
 @identify.route("/", methods=["GET", "POST"])
+@metered
 def legacy() -> Response:
     """The original interface: `api_type` and `url` as parameters."""
     return _from_url(validated(IdentifyRequest, params()))
 
 
 @identify.route("/v1/identify/<api_type>", methods=["GET", "POST"])
+@metered
 def identify_by_path(api_type: str) -> Response:
     if api_type not in API_TYPES:
         raise ApiError(404, "unknown_api_type", f"no product {api_type!r}; the products are {', '.join(API_TYPES)}")
@@ -111,10 +118,12 @@ def identify_by_path(api_type: str) -> Response:
 
 
 @identify.route("/openapi.yaml")
+@public
 def openapi() -> Response:
     return send_file(ROOT / "openapi.yaml", mimetype="application/yaml")
 
 
 @docs.route("/docs")
+@public
 def interactive_docs() -> str:
     return render_template("docs.html")

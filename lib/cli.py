@@ -1,4 +1,4 @@
-"""`python -m lib ...`: ingest, identify, tracks, remove, stats, demo, worker, webhook-secret.
+"""`python -m lib ...`: ingest, identify, tracks, remove, stats, demo, worker, webhook-secret, keys.
 
 Scriptable: `--json` prints machine-readable output on stdout (one object per input for
 identify), progress and errors go to stderr, and a bad file never stops a batch.
@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from gen.models import IdentifyTaskResult
+from lib import keys_cli
 from lib.endpoints.long_media import long_media_result
 from lib.endpoints.product import timecode
 from lib.engine import Engine, Identified
 from lib.fingerprint.audio import DecodeError
 from lib.ingest import discover, ingest
 from lib.store import Catalog, LayoutMismatch
+from lib.store.keys import KeyStore
 
 
 def default_db() -> str:
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="task threads (default: $CLEARED_TASK_WORKERS or 2)")
 
     commands.add_parser("webhook-secret", help="print the secret webhooks are signed with")
+    keys_cli.add_parser(commands)
 
     p = commands.add_parser("demo", help="write a folder of synthetic demo songs with a catalog.csv")
     p.add_argument("folder")
@@ -181,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("worker", "webhook-secret"):
         return _service_command(args)
+    if args.command == "keys":
+        store = KeyStore(args.db or default_db())
+        try:
+            return keys_cli.run(store, args)
+        finally:
+            store.close()
     try:
         catalog = Catalog(args.db or default_db())
     except LayoutMismatch as error:

@@ -16,11 +16,12 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}  # e.g. Retry-After, WWW-Authenticate
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -30,7 +31,9 @@ def error_response(status: int, code: str, message: str) -> tuple[Response, int]
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> tuple[Response, int]:
-        return error_response(error.status, error.code, error.message)
+        response, status = error_response(error.status, error.code, error.message)
+        response.headers.update(error.headers)
+        return response, status
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response, int]:

@@ -15,6 +15,7 @@ from werkzeug.utils import secure_filename
 
 from gen.models import AddRequest, CheckRequest, MusicUrlRequest, TrackMetadata
 from lib import media, tasks
+from lib.access import metered
 from lib.errors import ApiError
 from lib.service import current
 from lib.web import params, validated
@@ -88,6 +89,7 @@ def check_callback(url: str) -> None:
 
 
 @index_api.post("/fingerprint/add")
+@metered
 def add() -> Response:
     req = validated(AddRequest, params())
     metadata = req.metadata.model_dump(exclude_none=True) if req.metadata else {}
@@ -96,6 +98,7 @@ def add() -> Response:
 
 
 @index_api.post("/fingerprint/check")
+@metered
 def check() -> Response:
     req = validated(CheckRequest, params())
     return queue_task(tasks.CHECK, req.musicId.root, {}, str(req.callbackUrl.root) if req.callbackUrl else None)

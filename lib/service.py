@@ -22,6 +22,7 @@ from lib.ingest import sha1_of
 from lib.media import Limits
 from lib.settings import Settings
 from lib.store import Catalog
+from lib.store.keys import Clock, KeyStore, utc_now
 from lib.store.tasks import Music, TaskStore
 from lib.uploads import uploads_for
 
@@ -29,13 +30,14 @@ _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.catalog = Catalog(settings.db)
         self.engine = Engine(self.catalog)
         self.limits = Limits.from_settings(settings)
         self.tasks = TaskStore(settings.db, max_runs=settings.task_max_runs)
         self.uploads = uploads_for(settings.storage, settings.storage_timeout)
+        self.keys = KeyStore(settings.db, clock)
 
     @cached_property
     def webhook_secret(self) -> bytes:

@@ -8,8 +8,9 @@ Tests build their own `Settings(...)` instead of patching the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,3 +45,20 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=6, ge=1)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0, description="before the 2nd attempt; doubles each time")
     webhook_timeout: float = Field(default=10.0, gt=0)
+    # who may call (lib/access.py): "keys" (API keys, the default), "marketplace" (only
+    # through an API marketplace's proxy, which sends the shared secret), "open" (local use)
+    auth: Literal["keys", "marketplace", "open"] = "keys"
+    # rate-limit counters: memory:// counts per process; redis://host:port shares them
+    rate_limit_storage: str = "memory://"
+    # per client address: every call in open mode, and calls refused for want of a valid key
+    anonymous_rate: str = "120/minute"
+    marketplace_secret: SecretStr | None = None
+    marketplace_secret_header: str = "X-RapidAPI-Proxy-Secret"
+    marketplace_user_header: str = "X-RapidAPI-User"
+    marketplace_rate: str = Field(default="600/minute", description="per marketplace user")
+
+    @model_validator(mode="after")
+    def _marketplace_needs_secret(self) -> Settings:
+        if self.auth == "marketplace" and self.marketplace_secret is None:
+            raise ValueError("CLEARED_AUTH=marketplace needs CLEARED_MARKETPLACE_SECRET (the proxy's shared secret)")
+        return self

@@ -1,5 +1,7 @@
 """What `make run` prints before it starts the server: damaged excerpts of the demo
-catalog (and one song it does not hold) written next to it, and curl lines that send them."""
+catalog (and one song it does not hold) written next to it, and curl lines that send them
+with a fresh development key (unless CLEARED_AUTH=open). Each run replaces the last
+run's key: a key is shown only when it is created."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from lib.access import PRODUCTS
+from lib.settings import Settings
 from lib.store import Catalog
+from lib.store.keys import KeyStore
 from lib.synth import RATE, demo_song, song
 
 _OWN_MUSIC = """
 Your own music:  .venv/bin/python -m lib ingest /path/to/music     (a folder, tags read from the files)
+API keys:        .venv/bin/python -m lib keys create --owner NAME [--products dn ml] [--quota N] [--rate 60/minute]
                  .venv/bin/python -m lib ingest catalog.csv        (path,title,artist,album,release_date,isrc,label,...)
 API reference:   {base}/openapi.yaml
 """
@@ -34,6 +40,22 @@ def write_excerpts(folder: Path) -> list[Path]:
     return [folder / name for name in files]
 
 
+_DEV_OWNER = "make-run"
+
+
+def dev_key(db: str) -> str:
+    """A new key for every product, the previous `make run` keys revoked."""
+    store = KeyStore(db)
+    try:
+        for key in store.all():
+            if key.owner == _DEV_OWNER:
+                store.revoke(key.key_id)
+        key_text, _ = store.create(_DEV_OWNER, PRODUCTS, monthly_quota=None, rate="600/minute")
+        return key_text
+    finally:
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
@@ -44,10 +66,19 @@ def main() -> None:
     with Catalog(args.db) as catalog:
         stats = catalog.stats()
     excerpts = write_excerpts(args.excerpts)
-    print(f"\nCleared starts on {base} with {stats['tracks']} tracks ({stats['hours']} h) from {args.db}. Try:\n")
+    auth = Settings(db=args.db).auth
+    header = ""
+    print(f"\nCleared starts on {base} with {stats['tracks']} tracks ({stats['hours']} h) from {args.db}.")
+    if auth == "keys":
+        key = dev_key(args.db)
+        header = f"-H 'Authorization: Bearer {key}' "
+        print(f"Development key (all products, no quota; replaced by the next make run):\n  {key}")
+    elif auth == "marketplace":
+        print("CLEARED_AUTH=marketplace: only calls through the marketplace's proxy are answered.")
+    print("Try:\n")
     for path, api_type in zip(excerpts, ("dn", "ml", "dn"), strict=True):
-        print(f"  curl -F file=@{path} {base}/v1/identify/{api_type}")
-    print(f"  curl '{base}/?api_type=dt&url=https://example.com/your-track.mp3'")
+        print(f"  curl {header}-F file=@{path} {base}/v1/identify/{api_type}")
+    print(f"  curl {header}'{base}/?api_type=dt&url=https://example.com/your-track.mp3'")
     print(_OWN_MUSIC.format(base=base))
 
 

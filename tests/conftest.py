@@ -1,7 +1,12 @@
-"""Shared fixtures: generated songs, files encoded with real codecs, a populated catalog."""
+"""Shared fixtures: generated songs, files encoded with real codecs, a populated catalog.
+
+The API's tests call it in open mode (no keys), set here for every `Settings` and every
+server process they start; tests/test_keys.py builds its apps with keys and checks them.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from fractions import Fraction
@@ -16,6 +21,8 @@ from lib.fingerprint.config import DEFAULT
 from lib.ingest import discover, ingest
 from lib.store import Catalog
 from lib.synth import RATE, demo_song, song, write_catalog
+
+os.environ.setdefault("CLEARED_AUTH", "open")
 
 
 def encode(path: Path, samples: np.ndarray, rate: int, codec: str, video: str | None = None) -> Path:

@@ -1,0 +1,223 @@
+"""API keys and their monthly usage, in the catalog's SQLite file.
+
+A key reads `clr_<key id>_<secret>`. Only the id and the SHA-256 of the secret are
+stored: the key is shown once, when created, and a copy of the database gives no one
+a usable key. The id finds the row, and the secret's hash is compared in constant time
+(`hmac.compare_digest`), so the time an answer takes tells nothing about how much of a
+guessed secret was right. A fast hash is enough because the secret is 256 random bits,
+not a password that a slow hash must protect from guessing.
+
+Usage is counted per caller (a key id, or a marketplace user) and product per calendar
+month (UTC). A call takes its unit before it runs, in one transaction with the quota
+check (`take`), so concurrent calls cannot overrun a quota; a call that fails on our
+side gives it back (`give_back`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lib.store.db import Database
+
+PREFIX = "clr"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    products TEXT NOT NULL,
+    monthly_quota INTEGER,
+    rate TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS usage (
+    caller TEXT NOT NULL,
+    product TEXT NOT NULL,
+    month TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (caller, product, month)
+);
+"""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def month_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def next_month(moment: datetime) -> datetime:
+    """The first instant of the calendar month after `moment` (UTC): when quotas renew."""
+    moment = moment.astimezone(UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    owner: str
+    products: list[str]
+    monthly_quota: int | None  # None: unlimited
+    rate: str  # a rate-limit expression, e.g. "60/minute"
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def public(self) -> dict[str, Any]:
+        """What `keys list` and `keys create --json` show: everything but the secret."""
+        return {
+            "key_id": self.key_id,
+            "owner": self.owner,
+            "products": self.products,
+            "monthly_quota": self.monthly_quota,
+            "rate": self.rate,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+_COLUMNS = "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at"
+
+
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    key_id, owner, products, quota, rate, created, expires, revoked = row
+    return ApiKey(
+        key_id, owner, json.loads(products), quota, rate, datetime.fromisoformat(created), _moment(expires),
+        _moment(revoked),
+    )  # fmt: skip
+
+
+class Verdict:
+    """Why a presented key was refused (the 401's `code`)."""
+
+    INVALID = "invalid_key"
+    EXPIRED = "expired_key"
+    REVOKED = "revoked_key"
+
+
+class KeyStore:
+    def __init__(self, path: str | Path, clock: Clock = utc_now) -> None:
+        self.database = Database(path, _SCHEMA)
+        self.clock = clock
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self.database.conn
+
+    def create(
+        self, owner: str, products: list[str], monthly_quota: int | None, rate: str,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, ApiKey]:  # fmt: skip
+        """A new key: (the key itself, to show once; what is stored of it)."""
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        created = self.clock()
+        self._db.execute(
+            "INSERT INTO api_keys (key_id, secret_sha256, owner, products, monthly_quota, rate, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key_id, _sha256(secret), owner, json.dumps(sorted(products)), monthly_quota, rate,
+                created.isoformat(), expires_at.isoformat() if expires_at else None,
+            ),
+        )  # fmt: skip
+        stored = self.get(key_id)
+        assert stored is not None
+        return f"{PREFIX}_{key_id}_{secret}", stored
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return _key(row) if row else None
+
+    def all(self) -> list[ApiKey]:
+        return [_key(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")]
+
+    def revoke(self, key_id: str) -> bool:
+        done = self._db.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+            (self.clock().isoformat(), key_id),
+        )
+        return done.rowcount == 1
+
+    def verify(self, presented: str) -> ApiKey | str:
+        """The key `presented` stands for, or why it is refused (a `Verdict`)."""
+        prefix, _, rest = presented.partition("_")
+        key_id, _, secret = rest.partition("_")
+        row = self._db.execute("SELECT secret_sha256 FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        # the same work whether or not the id exists: a missing id compares against a dummy
+        stored = row[0] if row else _sha256(secrets.token_hex(16))
+        if not (hmac.compare_digest(_sha256(secret), stored) and row and prefix == PREFIX):
+            return Verdict.INVALID
+        key = self.get(key_id)
+        assert key is not None
+        if key.revoked_at is not None:
+            return Verdict.REVOKED
+        if key.expires_at is not None and key.expires_at <= self.clock():
+            return Verdict.EXPIRED
+        return key
+
+    def take(self, caller: str, product: str, monthly_quota: int | None) -> bool:
+        """Count one call of `product` this month, unless the caller's calls this month
+        (all products) have reached `monthly_quota`."""
+        month = month_of(self.clock())
+        with self.database.transaction() as db:
+            if monthly_quota is not None:
+                (used,) = db.execute(
+                    "SELECT COALESCE(SUM(calls), 0) FROM usage WHERE caller = ? AND month = ?", (caller, month)
+                ).fetchone()
+                if used >= monthly_quota:
+                    return False
+            db.execute(
+                "INSERT INTO usage (caller, product, month, calls) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (caller, product, month) DO UPDATE SET calls = calls + 1",
+                (caller, product, month),
+            )
+        return True
+
+    def give_back(self, caller: str, product: str, month: str) -> None:
+        """Undo a `take` of `month`: the call failed on our side."""
+        self._db.execute(
+            "UPDATE usage SET calls = calls - 1 WHERE caller = ? AND product = ? AND month = ? AND calls > 0",
+            (caller, product, month),
+        )
+
+    def usage(self, month: str | None = None, caller: str | None = None) -> list[dict[str, Any]]:
+        """Calls per caller and product, for one month or all, with each key's owner."""
+        rows = self._db.execute(
+            "SELECT u.caller, k.owner, u.product, u.month, u.calls FROM usage u"
+            " LEFT JOIN api_keys k ON k.key_id = u.caller"
+            " WHERE (? IS NULL OR u.month = ?) AND (? IS NULL OR u.caller = ?)"
+            " ORDER BY u.month, u.caller, u.product",
+            (month, month, caller, caller),
+        )
+        return [
+            {"caller": c, "owner": owner or c, "product": p, "month": m, "calls": calls}
+            for c, owner, p, m, calls in rows
+        ]
+
+    def close(self) -> None:
+        self.database.close()
