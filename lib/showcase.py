@@ -19,8 +19,8 @@ from lib.synth import RATE, demo_song, song
 
 _OWN_MUSIC = """
 Your own music:  .venv/bin/python -m lib ingest /path/to/music     (a folder, tags read from the files)
-API keys:        .venv/bin/python -m lib keys create --owner NAME [--products dn ml] [--quota N] [--rate 60/minute]
                  .venv/bin/python -m lib ingest catalog.csv        (path,title,artist,album,release_date,isrc,label,...)
+API keys:        .venv/bin/python -m lib keys create --owner NAME [--products dn ml] [--quota N] [--rate 60/minute]
 API reference:   {base}/openapi.yaml
 """
 
