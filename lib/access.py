@@ -147,14 +147,15 @@ class Access:
             raise ApiError(403, "product_not_included", f"this key does not include {product!r} (it has: {allowed})")
         if _marked("metered") and self.settings.auth != "open":  # open mode: no one to bill
             now = self.keys.clock()
-            if not self.keys.take(caller.id, product, caller.monthly_quota):
+            month = month_of(now)
+            if not self.keys.take(caller.id, product, caller.monthly_quota, month):
                 renew = next_month(now)
                 raise ApiError(
                     429, "quota_exceeded",
                     f"the monthly quota of {caller.monthly_quota} calls is used up; it renews {renew.isoformat()}",
                     {"Retry-After": str(max(1, math.ceil((renew - now).total_seconds())))},
                 )  # fmt: skip
-            g.taken = (caller.id, product, month_of(now))
+            g.taken = (caller.id, product, month)
 
     def finish(self, response: Response, limiter: Limiter) -> Response:
         taken = g.pop("taken", None)

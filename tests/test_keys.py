@@ -292,3 +292,12 @@ def test_keys_cli_creates_lists_and_reports_usage(db: Path, client: FlaskClient,
     assert identify(client, clip, created["key"]).status_code == 200
     usage = json.loads(cli("usage", "--all", "--key", created["key_id"], "--json"))
     assert [(u["owner"], u["product"], u["calls"]) for u in usage] == [("script", "dn", 1)]
+
+
+def test_concurrent_calls_cannot_overrun_a_quota(keys: KeyStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        granted = list(pool.map(lambda _: keys.take("k", "dn", 5, "2026-11"), range(40)))
+    assert granted.count(True) == 5
+    assert keys.usage("2026-11", "k")[0]["calls"] == 5

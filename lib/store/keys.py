@@ -180,10 +180,9 @@ class KeyStore:
             return Verdict.EXPIRED
         return key
 
-    def take(self, caller: str, product: str, monthly_quota: int | None) -> bool:
-        """Count one call of `product` this month, unless the caller's calls this month
+    def take(self, caller: str, product: str, monthly_quota: int | None, month: str) -> bool:
+        """Count one call of `product` in `month`, unless the caller's calls that month
         (all products) have reached `monthly_quota`."""
-        month = month_of(self.clock())
         with self.database.transaction() as db:
             if monthly_quota is not None:
                 (used,) = db.execute(
