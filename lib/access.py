@@ -198,4 +198,5 @@ def init_app(app: Flask, settings: Settings, keys: KeyStore) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> tuple[Response, int]:
-        return error_response(429, "rate_limited", f"more than {error.limit.limit} calls; retry after Retry-After")
+        message = f"the rate limit ({error.limit.limit}) is reached; retry after Retry-After seconds"
+        return error_response(429, "rate_limited", message)
