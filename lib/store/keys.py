@@ -167,13 +167,12 @@ class KeyStore:
         """The key `presented` stands for, or why it is refused (a `Verdict`)."""
         prefix, _, rest = presented.partition("_")
         key_id, _, secret = rest.partition("_")
-        row = self._db.execute("SELECT secret_sha256 FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        row = self._db.execute(f"SELECT secret_sha256, {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         # the same work whether or not the id exists: a missing id compares against a dummy
         stored = row[0] if row else _sha256(secrets.token_hex(16))
         if not (hmac.compare_digest(_sha256(secret), stored) and row and prefix == PREFIX):
             return Verdict.INVALID
-        key = self.get(key_id)
-        assert key is not None
+        key = _key(row[1:])
         if key.revoked_at is not None:
             return Verdict.REVOKED
         if key.expires_at is not None and key.expires_at <= self.clock():
