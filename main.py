@@ -1,9 +1,10 @@
 """The deployed entry point: `functions-framework --target=api` serves `api` locally
-exactly as Google Cloud Functions does in the cloud.
+exactly as Google Cloud Functions and the Cloud Run image (Dockerfile) do in the cloud.
 
-Each process builds the app (and the in-memory index) once, at import, so the first
-request does not pay for it; every request is then handed to the app's own dispatch.
-`python main.py ...` still runs the command line (`python -m lib ...`).
+Each process sets up its logs, fetches the catalog if the instance has none yet
+(`CLEARED_CATALOG_URL`), and builds the app and the in-memory index once, at import, so
+the first request does not pay for it; every request is then handed to the app's own
+dispatch. `python main.py ...` still runs the command line (`python -m lib ...`).
 """
 
 import sys
@@ -11,11 +12,18 @@ import sys
 import flask
 import functions_framework
 
+from lib import gcloud_loguru
 from lib.app import create_app
+from lib.catalog_fetch import fetch_catalog
 from lib.cli import main
 from lib.service import Service
+from lib.settings import Settings
 
-app = create_app()
+settings = Settings()
+gcloud_loguru.setup(settings.log_format, settings.log_level)
+if settings.catalog_url:
+    fetch_catalog(settings.catalog_url, settings.db)
+app = create_app(settings)
 _service: Service = app.extensions["cleared"]
 _service.engine.index  # noqa: B018  (build it now, before the first request)
 

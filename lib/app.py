@@ -6,6 +6,7 @@ Routes (openapi.yaml is the contract):
                                            (media longer than CLEARED_SYNC_MEDIA_SECONDS: 202 + a task)
     GET      /openapi.yaml                 the API description
     GET      /docs                         interactive docs (Swagger UI, served from the swagger-ui-py wheel)
+    GET      /healthz, /readyz             the platform's probes (lib/health.py)
     /api/v1/...                            the fingerprint-index API (lib/index_api.py)
 Every view but the `@public` ones needs a caller the access rules admit (lib/access.py).
 Views stay thin: validate, call `route_req`, render; errors are `ApiError`s (lib/errors.py).
@@ -21,10 +22,11 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from gen.models import ApiType, CallbackUrl, IdentifyRequest, IdentifyResponse, Status
-from lib import access, errors, media, tasks
+from lib import access, errors, media, request_log, tasks
 from lib.access import metered, public
 from lib.endpoints import route_req
 from lib.errors import ApiError
+from lib.health import health
 from lib.index_api import check_callback, index_api, queue_task
 from lib.service import Service, current
 from lib.settings import Settings
@@ -51,9 +53,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flas
     app.extensions["cleared"] = service
     app.extensions["cleared_workers"] = Workers(service, settings.task_workers)
     errors.register(app)
+    request_log.init_app(app)  # first: its ids are on every other hook's log entries
     app.register_blueprint(identify)
     app.register_blueprint(index_api)
     app.register_blueprint(docs)
+    app.register_blueprint(health)
     access.init_app(app, settings, service.keys)
     return app
 
@@ -65,11 +69,14 @@ def _answer(api_type: str, incoming: Path, filename: str, source_url: str | None
     if service.runs_longer(incoming):
         music = service.keep_music(incoming, filename, source_url)
         return queue_task(tasks.IDENTIFY, music.music_id, {"api_type": api_type}, callback)
-    body = IdentifyResponse(status=Status.success, result=[route_req(api_type, service.analyse_file(incoming))])
+    result = route_req(api_type, service.analyse_file(incoming))
+    request_log.note(matches=len(result.songs), media_seconds=round(result.media_seconds, 1))
+    body = IdentifyResponse(status=Status.success, result=[result])
     return Response(body.model_dump_json(), mimetype="application/json")
 
 
 def _from_url(req: IdentifyRequest) -> Response:
+    request_log.note(api_type=req.api_type.value)
     callback = _callback(req.callbackUrl)
     url = str(req.url.root)
     service = current()
@@ -81,6 +88,7 @@ def _from_url(req: IdentifyRequest) -> Response:
 
 
 def _from_upload(api_type: str, upload: FileStorage) -> Response:
+    request_log.note(api_type=api_type)
     given = params().get("callbackUrl")
     callback = _callback(validated(CallbackUrl, given) if given else None)
     incoming = current().uploads.incoming()

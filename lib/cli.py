@@ -15,8 +15,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from loguru import logger
+
 from gen.models import IdentifyTaskResult
-from lib import keys_cli
+from lib import gcloud_loguru, keys_cli
 from lib.endpoints.long_media import long_media_result
 from lib.endpoints.product import timecode
 from lib.engine import Engine, Identified
@@ -164,12 +166,13 @@ def _service_command(args: argparse.Namespace) -> int:
     if args.command == "webhook-secret":
         print(service.webhook_secret.decode())
         return 0
+    gcloud_loguru.setup(settings.log_format, settings.log_level)
     workers = Workers(service, args.threads or settings.task_workers or 2)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     workers.start()
-    print(f"worker: {workers.threads} task threads on {settings.db}", file=sys.stderr)
+    logger.bind(threads=workers.threads).info("worker started")
     stop.wait()
     workers.stop()
     return 0

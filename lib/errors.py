@@ -7,12 +7,9 @@ Anything else is our bug: logged with its traceback, answered as a bare 500.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, jsonify
+from loguru import logger
 from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -43,5 +40,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response, int]:
-        log.exception("unhandled error")
+        logger.exception("unhandled error")
         return error_response(500, "internal_error", "the server failed to process the request; try again")

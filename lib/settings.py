@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     marketplace_user_header: str = "X-RapidAPI-User"
     marketplace_rate: str = Field(default="600/minute", description="per marketplace user")
 
+    # logs (lib/gcloud_loguru.py): "auto" is Cloud Logging on Google Cloud, JSON lines elsewhere
+    log_format: Literal["auto", "gcloud", "json"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # a cloud instance's catalog: fetched from gs://bucket/object to `db` at start when `db` is absent
+    catalog_url: str | None = Field(default=None, pattern=r"^gs://[^/]+/.+")
+
     @model_validator(mode="after")
     def _marketplace_needs_secret(self) -> Settings:
         if self.auth == "marketplace" and self.marketplace_secret is None:

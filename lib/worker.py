@@ -10,17 +10,17 @@ any number of them can run side by side.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
+import time
 from dataclasses import replace
+
+from loguru import logger
 
 from lib import tasks, webhooks
 from lib.errors import ApiError
 from lib.service import Service
 from lib.store.tasks import Delivery, Task
-
-log = logging.getLogger(__name__)
 
 _IDLE_POLL = 0.5  # seconds between looks at the store when there is nothing to do
 
@@ -68,7 +68,7 @@ class Workers:
             try:
                 busy = self.run_once()
             except Exception:  # a store error must not kill the thread; the lease brings the task back
-                log.exception("task worker failed")
+                logger.exception("task worker failed")
                 busy = False
             if not busy:
                 self._wake.wait(_IDLE_POLL)
@@ -89,16 +89,20 @@ class Workers:
             return False
         with self._lock:
             self._running.add(task.task_id)
+        started = time.perf_counter()
+        log = logger.bind(task_id=task.task_id, task=task.task_name, run=task.runs)
         try:
             result, error = tasks.run(self.service, task), None
         except ApiError as failure:
             result, error = None, {"code": failure.code, "message": failure.message}
         except Exception:
-            log.exception("task %s failed", task.task_id)
+            log.exception("task failed")
             result, error = None, {"code": "internal_error", "message": "the task failed on our side"}
         finally:
             with self._lock:
                 self._running.discard(task.task_id)
+        latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        log.bind(latency_ms=latency_ms, error=error and error["code"]).info("task finished")
         if store.finish(task.task_id, result, error) and task.callback_url:
             self._wake.set()  # its webhook is due now
         return True
@@ -113,6 +117,13 @@ class Workers:
         retry = outcome.error is not None and attempt < settings.webhook_max_attempts
         retry_in = webhooks.backoff(attempt, settings.webhook_backoff_seconds) if retry else None
         self.service.tasks.record_delivery(task.task_id, attempt, outcome, retry_in)
+        # the error's code only: its message may quote the callback URL, which can carry a token
+        error = outcome.error.split(":")[0] if outcome.error else None
+        log = logger.bind(task_id=task.task_id, attempt=attempt, status=outcome.status_code, error=error)
+        if error:
+            log.warning("webhook failed")
+        else:
+            log.bind(latency_ms=outcome.duration_ms).info("webhook delivered")
         return True
 
     def _post(self, task: Task, attempt: int) -> Delivery:

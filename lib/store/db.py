@@ -62,6 +62,15 @@ class Database:
         value: str = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
         return value
 
+    def ping(self) -> None:
+        """Raise `sqlite3.Error` unless the file is there and readable as this store: a new
+        connection, since a thread's open one keeps reading a file deleted under it."""
+        probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=2)
+        try:
+            probe.execute("SELECT count(*) FROM meta").fetchone()
+        finally:
+            probe.close()
+
     def close(self) -> None:
         """Close this thread's connection; other threads' close when their threads end."""
         local = self._local

@@ -1,0 +1,99 @@
+"""The platform's probes (lib/health.py) and how a cloud instance gets its catalog
+(lib/catalog_fetch.py): through the app, and through main.py served as in the cloud."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from google.api_core.exceptions import NotFound
+from google.cloud import storage
+
+from lib.app import create_app
+from lib.catalog_fetch import fetch_catalog
+from lib.settings import Settings
+from lib.store import Catalog
+from tests.conftest import private_copy
+from tests.server_process import server
+from tests.storage_emulator import BUCKET, storage_emulator
+
+
+@pytest.fixture
+def db(catalog_path: Path, tmp_path: Path) -> Path:
+    return private_copy(catalog_path, tmp_path)
+
+
+@pytest.fixture
+def app(db: Path, tmp_path: Path) -> Flask:
+    return create_app(Settings(db=db, storage=str(tmp_path / "up"), task_workers=0, auth="keys"))
+
+
+def test_both_probes_answer_without_a_key(app: Flask) -> None:
+    client = app.test_client()
+    alive, ready = client.get("/healthz"), client.get("/readyz")
+    assert (alive.status_code, alive.json) == (200, {"status": "ok"})
+    assert (ready.status_code, ready.json) == (200, {"status": "ready", "tracks": 6})
+    assert "RateLimit-Limit" not in ready.headers  # public: neither metered nor limited
+
+
+@pytest.mark.parametrize("breakage", ["moved away", "not a database"])
+def test_readiness_fails_while_the_store_is_unreachable_and_recovers(app: Flask, db: Path, breakage: str) -> None:
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200  # the app's connections are open now
+    aside = db.rename(db.with_name("aside.db"))
+    if breakage == "not a database":
+        db.write_bytes(b"this is not an SQLite file" * 200)
+    broken = client.get("/readyz")
+    assert broken.status_code == 503
+    assert broken.json["error"]["code"] == "store_unreachable" and str(db.parent) not in broken.get_data(as_text=True)
+    assert client.get("/healthz").status_code == 200  # alive, just not ready
+    aside.replace(db)
+    assert client.get("/readyz").json == {"status": "ready", "tracks": 6}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[str]:
+    with storage_emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def catalog_object(emulator: str, catalog_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The demo catalog uploaded to the emulated bucket; its gs:// URL."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    name = f"{uuid.uuid4().hex[:8]}/cleared.db"
+    storage.Client().bucket(BUCKET).blob(name).upload_from_filename(catalog_path)
+    return f"gs://{BUCKET}/{name}"
+
+
+def test_an_instance_fetches_the_catalog_once(catalog_object: str, tmp_path: Path) -> None:
+    db = tmp_path / "data" / "cleared.db"
+    assert fetch_catalog(catalog_object, db) is True
+    with Catalog(db) as catalog:
+        assert catalog.count() == 6
+    assert fetch_catalog(catalog_object, db) is False  # there already: not fetched again
+    assert sorted(p.name for p in db.parent.iterdir() if not p.name.endswith("-lock")) == ["cleared.db"]
+
+
+def test_a_missing_catalog_object_fails_the_start_and_leaves_nothing(catalog_object: str, tmp_path: Path) -> None:
+    db = tmp_path / "data" / "cleared.db"
+    with pytest.raises(NotFound):
+        fetch_catalog(catalog_object + ".missing", db)
+    assert not db.exists() and [p.name for p in db.parent.iterdir()] == [".cleared.db.fetch-lock"]
+
+
+def test_main_fetches_the_catalog_before_it_serves(catalog_object: str, emulator: str, tmp_path: Path) -> None:
+    """main.py as Cloud Run starts it: an empty disk, the catalog in a bucket, JSON logs."""
+    db = tmp_path / "instance" / "cleared.db"
+    env = {"CLEARED_DB": str(db), "CLEARED_CATALOG_URL": catalog_object, "STORAGE_EMULATOR_HOST": emulator}
+    env |= {"CLEARED_STORAGE": str(tmp_path / "up"), "CLEARED_LOG_FORMAT": "json", "WORKERS": "2"}
+    with server(env) as (url, _):
+        with urllib.request.urlopen(url + "/readyz", timeout=10) as response:
+            assert json.load(response) == {"status": "ready", "tracks": 6}
+    assert db.exists() and os.stat(db).st_size > 0
