@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -93,7 +92,6 @@ def test_main_fetches_the_catalog_before_it_serves(catalog_object: str, emulator
     db = tmp_path / "instance" / "cleared.db"
     env = {"CLEARED_DB": str(db), "CLEARED_CATALOG_URL": catalog_object, "STORAGE_EMULATOR_HOST": emulator}
     env |= {"CLEARED_STORAGE": str(tmp_path / "up"), "CLEARED_LOG_FORMAT": "json", "WORKERS": "2"}
-    with server(env) as (url, _):
-        with urllib.request.urlopen(url + "/readyz", timeout=10) as response:
-            assert json.load(response) == {"status": "ready", "tracks": 6}
-    assert db.exists() and os.stat(db).st_size > 0
+    with server(env) as (url, _), urllib.request.urlopen(url + "/readyz", timeout=10) as response:
+        assert json.load(response) == {"status": "ready", "tracks": 6}
+    assert db.stat().st_size > 0
