@@ -7,7 +7,7 @@ DEMO := data/demo
 PORT ?= 8080
 WORKERS ?= 2
 
-.PHONY: run test lint typecheck bench bench-long demo gen clean
+.PHONY: run test pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -36,7 +36,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy lib main.py
 
-test: lint typecheck
+test: lint typecheck pytest
+
+pytest: $(VENV)/.installed
 	$(PY) -m pytest
 
 # gen/models.py: the API's pydantic models, generated from openapi.yaml (tests fail when it is stale)
@@ -55,6 +57,40 @@ bench: $(VENV)/.installed
 # an hour-long DJ mix of corpus music scanned for every song (long media)
 bench-long: $(VENV)/.installed
 	$(PY) -m bench.long_media
+
+# ---- Deploy (README "Deploy"): gcloud signed in (`gcloud auth login` here; workload
+# identity federation in .github/workflows/ci.yml). STAGE names the service: cleared-<stage>.
+STAGE ?= staging
+GCP_PROJECT ?= $(shell gcloud config get-value project 2>/dev/null)
+REGION ?= europe-west1
+SERVICE = cleared-$(STAGE)
+BUCKET ?= $(GCP_PROJECT)-cleared
+CATALOG_URL ?= gs://$(BUCKET)/$(STAGE)/cleared.db
+IMAGE ?= $(REGION)-docker.pkg.dev/$(GCP_PROJECT)/cleared/cleared:$(shell git rev-parse --short=12 HEAD)
+# one instance while the store is SQLite: each instance keeps its own copy (docs/operations.md)
+MAX_INSTANCES ?= 1
+GCLOUD = gcloud --project=$(GCP_PROJECT) --quiet
+export STAGE SERVICE REGION CATALOG_URL IMAGE MAX_INSTANCES BUCKET
+
+# the Cloud Run image, built by Cloud Build from the Dockerfile (no Docker needed here)
+image:
+	$(GCLOUD) builds submit --region=$(REGION) --tag=$(IMAGE) .
+
+# Cloud Run: the image, with the probes and settings of deploy/cloudrun.yaml
+deploy-run: image
+	envsubst < deploy/cloudrun.yaml > .cloudrun.rendered.yaml
+	$(GCLOUD) run services replace .cloudrun.rendered.yaml --region=$(REGION)
+	$(GCLOUD) run services add-iam-policy-binding $(SERVICE) --region=$(REGION) \
+		--member=allUsers --role=roles/run.invoker  # callers are checked by API key, not IAM
+	rm -f .cloudrun.rendered.yaml
+
+# Cloud Functions gen2, as the original Cleared ran: main.py's `api`, built from source
+deploy-function:
+	$(GCLOUD) functions deploy $(SERVICE) --gen2 --region=$(REGION) --runtime=python311 \
+		--source=. --entry-point=api --trigger-http --allow-unauthenticated \
+		--memory=2Gi --cpu=1 --timeout=300s --max-instances=$(MAX_INSTANCES) \
+		--set-env-vars=CLEARED_DB=/tmp/cleared.db,CLEARED_CATALOG_URL=$(CATALOG_URL),CLEARED_STORAGE=gs://$(BUCKET)/$(STAGE)/uploads \
+		--set-secrets=CLEARED_WEBHOOK_SECRET=cleared-webhook-secret:latest
 
 clean:
 	rm -rf $(VENV) data bench/work .pytest_cache .mypy_cache .ruff_cache

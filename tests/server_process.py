@@ -24,13 +24,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start the server with `env` added to ours; yield its URL and process (its own process
-    group: a test may kill it, gunicorn workers included, with `os.killpg`)."""
+def server(env: dict[str, str], root: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start the server in `root` with `env` added to ours; yield its URL and process (its
+    own process group: a test may kill it, gunicorn workers included, with `os.killpg`)."""
     port = free_port()
     command = [str(Path(sys.executable).parent / "functions-framework"), "--target=api", "--source=main.py"]
     process = subprocess.Popen(
-        [*command, f"--port={port}", "--host=127.0.0.1"], cwd=ROOT, env={**os.environ, **env}, start_new_session=True
+        [*command, f"--port={port}", "--host=127.0.0.1"], cwd=root, env={**os.environ, **env}, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     try:
