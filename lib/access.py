@@ -56,6 +56,13 @@ def metered(view: View) -> View:
     return view
 
 
+def demo(view: View) -> View:
+    """The demo page's calls: no key needed, every api_type, unmetered, and limited to
+    `demo_rate` per client address (lib/demo.py)."""
+    view.demo = True  # type: ignore[attr-defined]
+    return view
+
+
 def _marked(name: str) -> bool:
     endpoint = request.endpoint or ""
     if endpoint.rpartition(".")[2] == "static":
@@ -67,7 +74,7 @@ def _marked(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Caller:
-    id: str  # usage and rate-limit identity: a key id, "marketplace:<user>" or "address:<ip>"
+    id: str  # usage and rate-limit identity: a key id, "marketplace:<user>", "address:<ip>" or "demo:<ip>"
     owner: str
     products: frozenset[str]
     monthly_quota: int | None
@@ -113,6 +120,8 @@ class Access:
 
     def _identify(self) -> Caller:
         settings = self.settings
+        if _marked("demo"):
+            return Caller(f"demo:{request.remote_addr}", "demo", frozenset(API_TYPES), None, settings.demo_rate)
         if settings.auth == "open":
             return self._anonymous(None)
         if settings.auth == "marketplace":

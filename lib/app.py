@@ -7,6 +7,7 @@ Routes (openapi.yaml is the contract):
     GET      /openapi.yaml                 the API description
     GET      /docs                         interactive docs (Swagger UI, served from the swagger-ui-py wheel)
     GET      /healthz, /readyz             the platform's probes (lib/health.py)
+    GET      /demo, POST /demo/identify/.. the demo page and its calls (lib/demo.py; not part of the API)
     /api/v1/...                            the fingerprint-index API (lib/index_api.py)
 Every view but the `@public` ones needs a caller the access rules admit (lib/access.py).
 Views stay thin: validate, call `route_req`, render; errors are `ApiError`s (lib/errors.py).
@@ -24,6 +25,7 @@ from werkzeug.utils import secure_filename
 from gen.models import ApiType, CallbackUrl, IdentifyRequest, IdentifyResponse, Status
 from lib import access, errors, media, request_log, tasks
 from lib.access import metered, public
+from lib.demo import demo_page
 from lib.endpoints import route_req
 from lib.errors import ApiError
 from lib.health import health
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flas
     app.register_blueprint(index_api)
     app.register_blueprint(docs)
     app.register_blueprint(health)
+    if settings.demo:
+        app.register_blueprint(demo_page)
     access.init_app(app, settings, service.keys)
     return app
 

@@ -8,7 +8,7 @@ invalidates it, and the next identify rebuilds it from the stored fingerprints.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import identify, segments
 from lib.store import Catalog, Track
+from lib.store.models import Cover
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,10 @@ class Engine:
                 self._generation = generation
             return self._index
 
-    def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
-        return self.catalog.add(track, fingerprint, audio_sha1)
+    def add(
+        self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None
+    ) -> bool:
+        return self.catalog.add(track, fingerprint, audio_sha1, cover)
 
     def remove(self, track_id: str) -> bool:
         return self.catalog.remove(track_id)
@@ -85,10 +88,14 @@ class Engine:
         found = self._with_tracks(segments(counted(), self.index, self.config))
         return Analysis(found, round(seen / self.config.sample_rate, 3))
 
-    def scan_file(self, path: str | Path, max_seconds: float | None = None) -> Analysis:
-        """`scan` of a file as it decodes; after `max_seconds` the rest is ignored."""
+    def scan_file(
+        self, path: str | Path, max_seconds: float | None = None, tap: Callable[[np.ndarray], None] | None = None
+    ) -> Analysis:
+        """`scan` of a file as it decodes; after `max_seconds` the rest is ignored. `tap`
+        sees each decoded chunk too (a waveform drawn from the same single decode)."""
         limit = None if max_seconds is None else int(max_seconds * self.config.sample_rate)
-        return self.scan(audio.head(audio.stream(path, self.config), limit))
+        chunks = audio.head(audio.stream(path, self.config), limit)
+        return self.scan(chunks if tap is None else _tapped(chunks, tap))
 
     def _with_tracks(self, matches: list[Match]) -> list[Identified]:
         found = []
@@ -97,3 +104,9 @@ class Engine:
             if track is not None:  # removed since the index was built
                 found.append(Identified(match, track))
         return found
+
+
+def _tapped(chunks: Iterable[np.ndarray], tap: Callable[[np.ndarray], None]) -> Iterator[np.ndarray]:
+    for chunk in chunks:
+        tap(chunk)
+        yield chunk

@@ -20,12 +20,14 @@ import mutagen
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from lib.covers import embedded_art
 from lib.engine import Engine
 from lib.fingerprint import audio
 from lib.fingerprint.config import EngineConfig
 from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.pipeline import reference_print
 from lib.store import Track
+from lib.store.models import Cover
 
 AUDIO_EXTENSIONS = {
     ".wav",
@@ -136,6 +138,7 @@ class _Result:
     sha1: str
     track: Track | None = None
     fingerprint: TrackPrint | None = None
+    cover: Cover | None = None
     error: str | None = None
 
 
@@ -153,7 +156,8 @@ class _Fingerprinter:
             if sha1 in self.known:
                 return _Result(item, sha1)
             metadata = {"track_id": "T" + sha1[:16], **read_tags(item.path), **item.metadata}
-            return _Result(item, sha1, *fingerprint_file(item.path, metadata, self.config))
+            track, fingerprint = fingerprint_file(item.path, metadata, self.config)
+            return _Result(item, sha1, track, fingerprint, embedded_art(item.path))
         except (OSError, ValueError, ValidationError) as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             return _Result(item, "", error=f"{item.path}: {message}")
@@ -196,7 +200,7 @@ def ingest(engine: Engine, items: Iterable[Item], jobs: int | None = None, progr
             bar.write(f"error: {result.error}")
         elif result.track is None or result.fingerprint is None:
             summary.skipped += 1
-        elif engine.add(result.track, result.fingerprint, result.sha1):
+        elif engine.add(result.track, result.fingerprint, result.sha1, result.cover):
             summary.added += 1
             summary.seconds_audio += result.track.duration
         else:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 from flask import current_app
 
 from lib.engine import Analysis, Engine
@@ -70,10 +72,13 @@ class Service:
         self.uploads.keep(incoming, music_id)
         return self.tasks.add_music(music_id, filename, size, sha1, source_url)
 
-    def analyse_file(self, path: Path) -> Analysis:
-        """Scan the file as it decodes (memory stays bounded for media of any length)."""
+    def analyse_file(
+        self, path: Path, max_seconds: float | None = None, tap: Callable[[np.ndarray], None] | None = None
+    ) -> Analysis:
+        """Scan the file as it decodes (memory stays bounded for media of any length), up to
+        `max_seconds` (default: `max_media_seconds`); `tap` sees the decoded samples too."""
         try:
-            analysis = self.engine.scan_file(path, max_seconds=self.settings.max_media_seconds)
+            analysis = self.engine.scan_file(path, max_seconds or self.settings.max_media_seconds, tap)
         except audio.DecodeError:
             raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
         if analysis.seconds == 0:

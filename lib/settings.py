@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     marketplace_user_header: str = "X-RapidAPI-User"
     marketplace_rate: str = Field(default="600/minute", description="per marketplace user")
 
+    # the demo page (/demo, lib/demo.py): anyone may try it, without a key, within these
+    demo: bool = True
+    demo_rate: str = Field(default="30/hour", description="demo identifications per client address")
+    demo_max_upload_bytes: int = Field(default=50 * 2**20, gt=0)
+    demo_max_seconds: float = Field(default=600.0, gt=0, description="the demo analyses this much of the media")
     # logs (lib/gcloud_loguru.py): "auto" is Cloud Logging on Google Cloud, JSON lines elsewhere
     log_format: Literal["auto", "gcloud", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -7,11 +7,15 @@ share what makes real music hard to tell apart (12-TET notes, common intervals).
 
 from __future__ import annotations
 
+import colorsys
 import csv
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import soundfile
+from mutagen.flac import FLAC, Picture
 
 RATE = 22050
 _MAJOR = [0, 2, 4, 5, 7, 9, 11]
@@ -20,6 +24,7 @@ _WORDS = (
     "Amber Blue Crystal Dawn Echo Falling Golden Harbor Indigo Jade"
     " Kite Lantern Midnight Neon Ocean Paper Quiet River Silver Tide"
 ).split()
+_COVER_SIZE = 240  # pixels
 _LABELS = [
     "Island Records",
     "Columbia Records",
@@ -109,6 +114,8 @@ def write_catalog(folder: str | Path, count: int = 12, seconds: float = 30.0, se
         words = rng.choice(_WORDS, size=2, replace=False)
         path = folder / f"demo{i + 1:02d}.flac"
         soundfile.write(path, demo_song(i, seconds, seed), RATE)
+        if i % 4 != 3:  # every fourth song has no art: the demo shows its placeholder
+            _embed_cover(path, cover_png(i))
         rows.append(
             {
                 "path": path.name,
@@ -129,3 +136,29 @@ def write_catalog(folder: str | Path, count: int = 12, seconds: float = 30.0, se
         writer.writeheader()
         writer.writerows(rows)
     return catalog
+
+
+def cover_png(i: int, size: int = _COVER_SIZE) -> bytes:
+    """Album art for demo song `i`: rings on a gradient in the song's own hue, as a PNG."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    rings = 0.5 + 0.5 * np.cos(np.hypot(x - 0.62, y - 0.38) * (18 + 4 * (i % 5)))
+    light = 0.25 + 0.45 * (1 - y) + 0.2 * rings
+    rgb = np.array([colorsys.hls_to_rgb((i * 0.137) % 1.0, 0.5, 0.65)])[0]
+    pixels = (np.clip(light[..., None] * rgb * 1.4, 0, 1) * 255).astype(np.uint8)
+    rows = b"".join(b"\x00" + row.tobytes() for row in pixels)  # filter type 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _embed_cover(path: Path, png: bytes) -> None:
+    picture = Picture()
+    picture.type, picture.mime, picture.data = 3, "image/png", png  # 3: front cover
+    picture.width = picture.height = _COVER_SIZE
+    picture.depth = 24
+    tags = FLAC(path)
+    tags.add_picture(picture)
+    tags.save()

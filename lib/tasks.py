@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lib.covers import embedded_art
 from lib.endpoints.long_media import long_media_result
 from lib.endpoints.product import qualifying, song, strongest_per_track
 from lib.errors import ApiError
@@ -59,7 +60,7 @@ def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
             raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
         except ValidationError as error:
             raise ApiError(422, "invalid_metadata", str(error.errors()[0]["msg"])) from None
-        if service.engine.add(track, fingerprint, sha1):
+        if service.engine.add(track, fingerprint, sha1, embedded_art(path)):
             return {"music_id": task.music_id, "track_id": track.track_id, "already_indexed": False}
         existing = service.catalog.with_audio(sha1)  # a concurrent add of the same audio won
         if existing is None:

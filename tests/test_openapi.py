@@ -30,8 +30,8 @@ def test_the_document_is_valid_openapi() -> None:
 def test_every_route_is_documented_and_every_documented_route_exists(app: Flask) -> None:
     served: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.endswith("static"):
-            continue
+        if rule.endpoint.endswith("static") or rule.endpoint.startswith("demo."):
+            continue  # files, and the demo page's own calls: not the API a marketplace sells
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         served.setdefault(path, set()).update({m.lower() for m in rule.methods or ()} - {"head", "options"})
     documented = {path: set(ops) - {"parameters"} for path, ops in spec()["paths"].items()}

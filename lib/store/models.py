@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -34,3 +36,10 @@ class Track(BaseModel):
             if text in ("1", "yes", "true", "y", "t"):
                 return True
         return value
+
+
+class Cover(NamedTuple):
+    """Album art taken from a reference file's tags (lib/covers.py), kept with its track."""
+
+    mime: str  # one of lib.covers.IMAGE_TYPES
+    data: bytes

@@ -20,7 +20,7 @@ import numpy as np
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import TrackPrint
 from lib.store.db import Database
-from lib.store.models import Track
+from lib.store.models import Cover, Track
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     n_frames INTEGER NOT NULL,
     hashes BLOB NOT NULL,
     times BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS covers (
+    track_id TEXT PRIMARY KEY REFERENCES tracks(track_id) ON DELETE CASCADE,
+    mime TEXT NOT NULL,
+    data BLOB NOT NULL
 );
 """
 
@@ -100,8 +105,11 @@ class Catalog:
             " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
 
-    def add(self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None) -> bool:
-        """Store a track with its fingerprint; False if its id or its audio is already there."""
+    def add(
+        self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None
+    ) -> bool:
+        """Store a track with its fingerprint (and its file's art); False if its id or its
+        audio is already there."""
         values = track.model_dump()
         columns = [*_FIELDS, "audio_sha1", "added_at"]
         params = [values[f] for f in _FIELDS] + [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds")]
@@ -118,12 +126,25 @@ class Catalog:
                         fingerprint.times.astype("<u4").tobytes(),
                     ),
                 )
+                if cover is not None:
+                    db.execute("INSERT INTO covers (track_id, mime, data) VALUES (?, ?, ?)", (track.track_id, *cover))
                 self._bump(db)
         except sqlite3.IntegrityError as error:
             if "UNIQUE" in str(error):  # same track_id or same audio: already there
                 return False
             raise
         return True
+
+    def cover(self, track_id: str) -> Cover | None:
+        row = self._db.execute("SELECT mime, data FROM covers WHERE track_id = ?", (track_id,)).fetchone()
+        return Cover(row[0], bytes(row[1])) if row else None
+
+    def with_cover(self, track_ids: list[str]) -> set[str]:
+        """Those of `track_ids` that have kept art (without reading it)."""
+        marks = ", ".join("?" * len(track_ids))
+        return {
+            row[0] for row in self._db.execute(f"SELECT track_id FROM covers WHERE track_id IN ({marks})", track_ids)
+        }
 
     def known_sha1s(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT audio_sha1 FROM tracks WHERE audio_sha1 IS NOT NULL")}
