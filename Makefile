@@ -6,6 +6,7 @@ DB ?= data/cleared.db
 DEMO := data/demo
 PORT ?= 8080
 WORKERS ?= 2
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
 
@@ -38,8 +39,14 @@ typecheck: $(VENV)/.installed
 
 test: lint typecheck pytest
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest
+
+# Debian's Chromium for the demo page's browser tests (Playwright drives it; it never
+# downloads a browser of its own)
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium'
 
 # gen/models.py: the API's pydantic models, generated from openapi.yaml (tests fail when it is stale)
 GEN_OUT ?= gen/models.py

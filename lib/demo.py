@@ -37,8 +37,12 @@ def products() -> list[dict[str, str]]:
     for api_type, process in ROUTES.items():
         summary = (sys.modules[process.__module__].__doc__ or "").split("\n", 1)[0]
         name, _, question = summary.partition(" — ")[2].partition(": ")
-        found.append({"api_type": api_type, "name": name, "question": question})
+        found.append({"api_type": api_type, "name": _upper_first(name), "question": _upper_first(question)})
     return found
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 @demo_page.get("/demo")

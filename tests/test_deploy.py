@@ -112,7 +112,7 @@ def test_the_files_the_image_holds_are_enough_to_serve(catalog_path: Path, tmp_p
     db = private_copy(catalog_path, tmp_path)
     env = {"CLEARED_DB": str(db), "CLEARED_STORAGE": str(tmp_path / "up"), "CLEARED_LOG_FORMAT": "json"}
     with server(env, root=app_dir) as (url, _):
-        for path in ("/readyz", "/openapi.yaml", "/docs"):
+        for path in ("/readyz", "/openapi.yaml", "/docs", "/demo", "/demo/static/demo.js"):
             with urllib.request.urlopen(url + path, timeout=10) as response:
                 assert response.status == 200, path
         with urllib.request.urlopen(url + "/readyz", timeout=10) as response:
