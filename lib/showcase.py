@@ -66,7 +66,8 @@ def main() -> None:
     with Catalog(args.db) as catalog:
         stats = catalog.stats()
     excerpts = write_excerpts(args.excerpts)
-    auth = Settings(db=args.db).auth
+    settings = Settings(db=args.db)
+    auth = settings.auth
     header = ""
     print(f"\nCleared starts on {base} with {stats['tracks']} tracks ({stats['hours']} h) from {args.db}.")
     if auth == "keys":
@@ -75,6 +76,8 @@ def main() -> None:
         print(f"Development key (all products, no quota; replaced by the next make run):\n  {key}")
     elif auth == "marketplace":
         print("CLEARED_AUTH=marketplace: only calls through the marketplace's proxy are answered.")
+    if settings.demo:
+        print(f"The demo page: {base}/demo (drop one of the excerpts below on it)")
     print("Try:\n")
     for path, api_type in zip(excerpts, ("dn", "ml", "dn"), strict=True):
         print(f"  curl {header}-F file=@{path} {base}/v1/identify/{api_type}")
