@@ -20,18 +20,18 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 from loguru import logger
 
-_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_CLOUD_TRACE = re.compile(r"^([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=([01]))?$")
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_CLOUD_TRACE = re.compile(r"([0-9a-f]{32})(?:/(\d{1,20}))?(?:;o=([01]))?")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 
 def trace_of(cloud_trace: str | None, traceparent: str | None) -> tuple[str | None, str | None]:
     """(trace id, span id) from Google's header or the W3C one; malformed headers are ignored
     (they are client input, and must not write arbitrary text into the logs)."""
-    if cloud_trace and (found := _CLOUD_TRACE.match(cloud_trace.strip())):
-        span = found.group(2)
-        return found.group(1), f"{int(span):016x}" if span else None  # Cloud Logging wants hex spans
-    if traceparent and (found := _TRACEPARENT.match(traceparent.strip())):
+    if cloud_trace and (found := _CLOUD_TRACE.fullmatch(cloud_trace.strip())):
+        span = int(found.group(2) or 0)
+        return found.group(1), f"{span:016x}" if 0 < span < 2**64 else None  # Cloud Logging wants hex spans
+    if traceparent and (found := _TRACEPARENT.fullmatch(traceparent.strip())):
         return found.group(1), found.group(2)
     return None, None
 
@@ -52,7 +52,7 @@ def _begin() -> None:
     given = request.headers.get("X-Request-Id", "")
     trace, span = trace_of(request.headers.get("X-Cloud-Trace-Context"), request.headers.get("traceparent"))
     g.log_started = time.perf_counter()
-    g.log_fields = {"request_id": given if _TOKEN.match(given) else uuid.uuid4().hex, "trace": trace, "span_id": span}
+    g.log_fields = {"request_id": given if _TOKEN.fullmatch(given) else uuid.uuid4().hex, "trace": trace, "span_id": span}
 
 
 def _end(response: Response) -> Response:

@@ -123,6 +123,7 @@ def test_entries_logged_while_a_request_runs_carry_its_ids(
     [
         (f"{TRACE}/1;o=1", None, (TRACE, "0000000000000001")),
         (TRACE, None, (TRACE, None)),
+        (f"{TRACE}/99999999999999999999;o=1", None, (TRACE, None)),  # past 64 bits: no span
         (None, f"00-{TRACE}-00f067aa0ba902b7-01", (TRACE, "00f067aa0ba902b7")),
         ('"},{"severity":"CRITICAL', f"00-{TRACE}-00f067aa0ba902b7-01", (TRACE, "00f067aa0ba902b7")),
         ("not-a-trace\nforged", "garbage", (None, None)),
