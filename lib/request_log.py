@@ -52,7 +52,11 @@ def _begin() -> None:
     given = request.headers.get("X-Request-Id", "")
     trace, span = trace_of(request.headers.get("X-Cloud-Trace-Context"), request.headers.get("traceparent"))
     g.log_started = time.perf_counter()
-    g.log_fields = {"request_id": given if _TOKEN.fullmatch(given) else uuid.uuid4().hex, "trace": trace, "span_id": span}
+    g.log_fields = {
+        "request_id": given if _TOKEN.fullmatch(given) else uuid.uuid4().hex,
+        "trace": trace,
+        "span_id": span,
+    }
 
 
 def _end(response: Response) -> Response:
