@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 Target = Literal["auto", "gcloud", "json"]
 
 # loguru's levels as Cloud Logging severities (it has no TRACE or SUCCESS)
-SEVERITY = {"TRACE": "DEBUG", "DEBUG": "DEBUG", "INFO": "INFO", "SUCCESS": "NOTICE", "WARNING": "WARNING"}
-SEVERITY |= {"ERROR": "ERROR", "CRITICAL": "CRITICAL"}
+SEVERITY = {
+    "TRACE": "DEBUG", "DEBUG": "DEBUG", "INFO": "INFO", "SUCCESS": "NOTICE",
+    "WARNING": "WARNING", "ERROR": "ERROR", "CRITICAL": "CRITICAL",
+}  # fmt: skip
 
 
 def on_google_cloud() -> bool:

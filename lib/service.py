@@ -49,10 +49,8 @@ class Service:
         return self.tasks.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
 
     def ping(self) -> None:
-        """Raise `sqlite3.Error` unless every store the service writes to answers."""
-        databases = (self.catalog.database, self.tasks.database, self.keys.database)
-        for database in {database.path.resolve(): database for database in databases}.values():
-            database.ping()
+        """Raise `sqlite3.Error` unless the store answers (catalog, tasks and keys are one file)."""
+        self.catalog.database.ping()
 
     def runs_longer(self, path: Path) -> bool:
         """Is the media too long to answer while the client waits (`sync_media_seconds`)?"""
