@@ -22,6 +22,7 @@ import numpy as np
 
 from lib.engine import Engine
 from lib.fingerprint import audio
+from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.pipeline import identify
 from lib.ingest import discover, ingest
 from lib.store import Catalog
@@ -59,6 +60,7 @@ def run(corpus: Path, work: Path) -> str:
         summary = ingest(engine, discover(corpus / "catalog.csv"), jobs=jobs, progress=False)
         hours = summary.seconds_audio / 3600
         index = engine.index
+        assert isinstance(index, LiveIndex)
         stats = catalog.stats()
         per_condition: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # hit, n match, fp, n none
         engine_ms: list[float] = []
@@ -112,7 +114,7 @@ def run(corpus: Path, work: Path) -> str:
         " | median ≤ 15 ms |",
         f"| query, with decode, median / p95 | {np.median(total_ms):.1f} / {np.percentile(total_ms, 95):.1f} ms | |",
         f"| in-memory index | {index.nbytes / 1e6 / hours:.2f} MB per hour ({index.nbytes / 1e6:.1f} MB, "
-        f"{index.n_entries} entries) | ≤ 2 MB/h |",
+        f"{index.base.n_entries} entries) | ≤ 2 MB/h |",
         f"| stored fingerprints (SQLite blobs) | {stats['fingerprint_bytes'] / 1e6 / hours:.2f} MB per hour | |",
         f"| peak memory (this process) | {peak_mb:.0f} MB | |",
     ]

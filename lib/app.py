@@ -139,3 +139,10 @@ def openapi() -> Response:
 @public
 def interactive_docs() -> str:
     return render_template("docs.html")
+
+
+def shutdown(app: Flask) -> None:
+    """Stop the app's task threads and close its store (a worker's exit, a test's end)."""
+    app.extensions["cleared_workers"].stop()
+    service: Service = app.extensions["cleared"]
+    service.close()

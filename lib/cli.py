@@ -1,4 +1,4 @@
-"""`python -m lib ...`: ingest, identify, tracks, remove, stats, demo, worker, webhook-secret, keys.
+"""`python -m lib ...`: ingest, identify, tracks, remove, stats, demo, worker, webhook-secret, keys, migrate.
 
 Scriptable: `--json` prints machine-readable output on stdout (one object per input for
 identify), progress and errors go to stderr, and a bad file never stops a batch.
@@ -24,17 +24,22 @@ from lib.endpoints.product import timecode
 from lib.engine import Engine, Identified
 from lib.fingerprint.audio import DecodeError
 from lib.ingest import discover, ingest
-from lib.store import Catalog, LayoutMismatch
+from lib.store import Catalog, LayoutMismatch, connect, schema
+from lib.store.db import is_url
 from lib.store.keys import KeyStore
 
 
 def default_db() -> str:
-    return os.environ.get("CLEARED_DB", "data/cleared.db")
+    """The store the server would use: $CLEARED_DATABASE_URL, else $CLEARED_DB, else data/cleared.db."""
+    return os.environ.get("CLEARED_DATABASE_URL") or os.environ.get("CLEARED_DB", "data/cleared.db")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lib", description="Cleared: music fingerprinting and clearance")
-    parser.add_argument("--db", default=None, help="catalog database (default: $CLEARED_DB or data/cleared.db)")
+    parser.add_argument(
+        "--db", default=None, help="the store: an SQLite file or a postgresql:// URL (default: $CLEARED_DATABASE_URL,"
+        " else $CLEARED_DB, else data/cleared.db)",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser(
@@ -51,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--segments", action="store_true", help="long media: every song segment, where it starts and ends, a summary"
     )
+
+    commands.add_parser("migrate", help="bring the store's schema up to date (servers do it at start by default)")
 
     p = commands.add_parser("tracks", help="list the catalog")
     p.add_argument("--json", action="store_true")
@@ -155,13 +162,26 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     return 1 if summary.failed and not summary.added and not summary.skipped else 0
 
 
+def _migrate(location: str) -> int:
+    database = connect(location, migrate=False)
+    try:
+        ran = schema.migrate(database)
+        for migration in ran:
+            print(f"applied {migration.version}: {migration.name}")
+        print(f"schema at version {schema.applied(database)[-1]}" + ("" if ran else " (nothing to do)"))
+    finally:
+        database.close()
+    return 0
+
+
 def _service_command(args: argparse.Namespace) -> int:
     """Commands that act on the service's store, configured like the server (CLEARED_*)."""
     from lib.service import Service
     from lib.settings import Settings
     from lib.worker import Workers
 
-    settings = Settings(**({"db": args.db} if args.db else {}))
+    store = {"database_url": args.db} if args.db and is_url(args.db) else {"db": args.db} if args.db else {}
+    settings = Settings(**store)
     service = Service(settings)
     if args.command == "webhook-secret":
         print(service.webhook_secret.decode())
@@ -187,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("worker", "webhook-secret"):
         return _service_command(args)
+    if args.command == "migrate":
+        return _migrate(args.db or default_db())
     if args.command == "keys":
         store = KeyStore(args.db or default_db())
         try:

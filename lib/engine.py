@@ -1,8 +1,14 @@
 """The in-process "upstream fingerprint provider": identify, add, remove.
 
-It joins the catalog (metadata and stored fingerprints) with the in-memory index the
-matcher needs, and keeps the index in step with the catalog: an add or a remove
-invalidates it, and the next identify rebuilds it from the stored fingerprints.
+It joins the catalog (metadata and stored fingerprints) with the index the matcher
+reads, and keeps that index in step with the catalog, which other processes and
+instances change too: before each look-up it reads the catalog's last change number
+and replays the changes it has not seen (lib/fingerprint/live.py), so a remove anywhere
+hides the track at once and an add costs its own fingerprint, not a reload.
+
+The index is held in memory (`lookups="memory"`: fastest, memory grows with the
+catalog) or read from PostgreSQL for each query (`lookups="database"`: no memory and no
+load at start, for many short-lived instances; lib/store/postings.py).
 """
 
 from __future__ import annotations
@@ -11,17 +17,20 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from lib.fingerprint import audio
 from lib.fingerprint.allocator import keep_freed_memory
 from lib.fingerprint.config import DEFAULT, EngineConfig
-from lib.fingerprint.index import Index, TrackPrint
+from lib.fingerprint.index import HashIndex, TrackPrint
+from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import identify, segments
 from lib.store import Catalog, Track
 from lib.store.models import Cover
+from lib.store.postings import PostingsIndex
 
 
 @dataclass(frozen=True)
@@ -38,26 +47,49 @@ class Analysis:
     seconds: float  # of media analysed
 
 
+Lookups = Literal["memory", "database"]
+
+
 class Engine:
-    def __init__(self, catalog: Catalog, config: EngineConfig = DEFAULT) -> None:
+    def __init__(self, catalog: Catalog, config: EngineConfig = DEFAULT, lookups: Lookups = "memory") -> None:
+        if lookups == "database" and catalog.database.dialect != "postgresql":
+            raise ValueError("look-ups in the database need PostgreSQL (CLEARED_DATABASE_URL)")
         self.catalog = catalog
         self.config = config
-        self._index: Index | None = None
-        self._generation = -1  # the catalog generation the index was built from
+        self.lookups = lookups
+        self._index: LiveIndex | PostingsIndex | None = None
+        self._version = -1  # the last catalog change the index holds
         self._building = threading.Lock()
         keep_freed_memory()
 
     @property
-    def index(self) -> Index:
-        """The index of the catalog as it is now: rebuilt when any process (a separate
-        worker, another server process) has added or removed tracks since it was built;
-        one build even when many request threads ask at once."""
+    def index(self) -> HashIndex:
+        """The index of the catalog as it is now; one refresh even when many request
+        threads ask at once."""
         with self._building:
-            generation = self.catalog.generation()
-            if self._index is None or generation != self._generation:
-                self._index = Index.build(self.catalog.prints(), self.config)
-                self._generation = generation
+            version = self.catalog.version()  # read first: a change made while loading is replayed
+            if self._index is None:
+                self._index, self._version = self._load(), version
+            elif version != self._version:
+                changes = self.catalog.changes_since(self._version)
+                self._index = self._refreshed(self._index, changes)
+                self._version = max([version, *(seq for seq, _, _ in changes)])
             return self._index
+
+    def _load(self) -> LiveIndex | PostingsIndex:
+        if self.lookups == "database":
+            return PostingsIndex.load(self.catalog.database, self.config)
+        return LiveIndex.build(self.catalog.prints(), self.config)
+
+    def _refreshed(
+        self, index: LiveIndex | PostingsIndex, changes: list[tuple[int, str, str]]
+    ) -> LiveIndex | PostingsIndex:
+        if isinstance(index, PostingsIndex):
+            return self._load()  # the look-ups are the database's; only the track list is reloaded
+        last = {track_id: op for _, op, track_id in changes}  # a track's last change is what counts
+        added = list(self.catalog.prints([t for t, op in last.items() if op == "add"]))
+        removed = {t for t, op in last.items() if op == "remove"}
+        return index.changed(added, removed) or self._load()
 
     def add(
         self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None

@@ -6,13 +6,12 @@ not rate-limited, and say nothing a stranger should not know.
 
 from __future__ import annotations
 
-import sqlite3
-
 from flask import Blueprint
 
 from lib.access import public
 from lib.errors import ApiError
 from lib.service import current
+from lib.store.db import STORE_ERRORS
 
 health = Blueprint("health", __name__)
 
@@ -31,6 +30,7 @@ def ready() -> dict[str, str | int]:
         service.ping()
         service.engine.index  # noqa: B018  (loaded now if it was not: ready means it is)
         tracks = service.catalog.count()
-    except sqlite3.Error as error:
-        raise ApiError(503, "store_unreachable", f"the store does not answer: {type(error).__name__}") from error
+    except STORE_ERRORS as error:
+        cause = type(error.__cause__ or error).__name__
+        raise ApiError(503, "store_unreachable", f"the store does not answer: {cause}") from error
     return {"status": "ready", "tracks": tracks}

@@ -23,7 +23,7 @@ from lib.fingerprint import audio
 from lib.ingest import sha1_of
 from lib.media import Limits
 from lib.settings import Settings
-from lib.store import Catalog
+from lib.store import Catalog, connect, schema
 from lib.store.keys import Clock, KeyStore, utc_now
 from lib.store.tasks import Music, TaskStore
 from lib.uploads import uploads_for
@@ -34,23 +34,29 @@ _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out
 class Service:
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
-        self.catalog = Catalog(settings.db)
-        self.engine = Engine(self.catalog)
+        self.database = connect(settings.store, settings.database_pool_size, migrate=settings.database_migrate)
+        if not settings.database_migrate and schema.pending(self.database):
+            raise RuntimeError("the store's schema is behind this version: run `python -m lib migrate`")
+        self.catalog = Catalog(self.database)
+        self.engine = Engine(self.catalog, lookups=settings.index)
         self.limits = Limits.from_settings(settings)
-        self.tasks = TaskStore(settings.db, max_runs=settings.task_max_runs)
+        self.tasks = TaskStore(self.database, max_runs=settings.task_max_runs)
         self.uploads = uploads_for(settings.storage, settings.storage_timeout)
-        self.keys = KeyStore(settings.db, clock)
+        self.keys = KeyStore(self.database, clock)
 
     @cached_property
     def webhook_secret(self) -> bytes:
         """The configured secret, or the one generated for this store on first use."""
         if self.settings.webhook_secret is not None:
             return self.settings.webhook_secret.get_secret_value().encode()
-        return self.tasks.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
+        return self.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
 
     def ping(self) -> None:
-        """Raise `sqlite3.Error` unless the store answers (catalog, tasks and keys are one file)."""
-        self.catalog.database.ping()
+        """Raise `StoreUnavailable` unless the store (catalog, tasks and keys) answers."""
+        self.database.ping()
+
+    def close(self) -> None:
+        self.database.close()
 
     def runs_longer(self, path: Path) -> bool:
         """Is the media too long to answer while the client waits (`sync_media_seconds`)?"""

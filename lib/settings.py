@@ -18,6 +18,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARED_", frozen=True)
 
     db: Path = Path("data/cleared.db")
+    # the shared store for many instances and workers: postgresql://user@host/db (replaces `db`)
+    database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    database_pool_size: int = Field(default=10, ge=1, description="connections per process, at most")
+    database_migrate: bool = Field(
+        default=True, description="migrate the schema at start (else: python -m lib migrate)"
+    )
+    # where look-ups run: "memory" (an index per process, kept in step with the store) or
+    # "database" (PostgreSQL answers each query: no index to load, for short-lived instances)
+    index: Literal["memory", "database"] = "memory"
     # identify: longer media are answered with 202 and scanned in the background (a task)
     sync_media_seconds: float = Field(default=60.0, gt=0)
     # the longest media analysed at all; past it the rest is ignored
@@ -67,6 +76,17 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # a cloud instance's catalog: fetched from gs://bucket/object to `db` at start when `db` is absent
     catalog_url: str | None = Field(default=None, pattern=r"^gs://[^/]+/.+")
+
+    @property
+    def store(self) -> str | Path:
+        """Where the store is: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database_url or self.db
+
+    @model_validator(mode="after")
+    def _database_lookups_need_postgresql(self) -> Settings:
+        if self.index == "database" and self.database_url is None:
+            raise ValueError("CLEARED_INDEX=database needs CLEARED_DATABASE_URL (PostgreSQL answers the look-ups)")
+        return self
 
     @model_validator(mode="after")
     def _marketplace_needs_secret(self) -> Settings:

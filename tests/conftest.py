@@ -1,28 +1,48 @@
-"""Shared fixtures: generated songs, files encoded with real codecs, a populated catalog.
+"""Shared fixtures: generated songs, files encoded with real codecs, a populated catalog,
+and stores on both backends.
 
 The API's tests call it in open mode (no keys), set here for every `Settings` and every
 server process they start; tests/test_keys.py builds its apps with keys and checks them.
+
+Tests that take the `store` or `empty_store` fixture run once per backend: on an SQLite
+file, and on PostgreSQL when `CLEARED_TEST_DATABASE_URL` names a server (`.ci/run` sets
+it), each test in a schema of its own that is dropped afterwards.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+import psycopg
 import pytest
+from flask import Flask
 
+from lib.app import create_app, shutdown
 from lib.engine import Engine
 from lib.fingerprint.config import DEFAULT
 from lib.ingest import discover, ingest
 from lib.store import Catalog
+from lib.settings import Settings
+from lib.store.db import is_url
+from lib.store.keys import Clock, utc_now
 from lib.synth import RATE, demo_song, song, write_catalog
 
 os.environ.setdefault("CLEARED_AUTH", "open")
+TEST_DATABASE_URL = os.environ.get("CLEARED_TEST_DATABASE_URL")
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(TEST_DATABASE_URL is None, reason="CLEARED_TEST_DATABASE_URL is not set"),
+    ),
+]
 
 
 def encode(path: Path, samples: np.ndarray, rate: int, codec: str, video: str | None = None) -> Path:
@@ -82,12 +102,71 @@ def song_at_engine_rate() -> np.ndarray:
     return resample_poly(demo_song(2, 24.0), DEFAULT.sample_rate, RATE).astype(np.float32)
 
 
+def copy_catalog(source: str | Path, target: str | Path) -> str | Path:
+    """The tracks of one store added to another, fingerprints, audio hashes and art included."""
+    with Catalog(source) as origin, Catalog(target) as copy:
+        for fingerprint in origin.prints():
+            track = origin.get(fingerprint.track_id)
+            assert track is not None
+            (sha1,) = origin.database.execute("SELECT audio_sha1 FROM tracks WHERE track_id = ?", (track.track_id,))
+            copy.add(track, fingerprint, sha1[0], origin.cover(track.track_id))
+    return target
+
+
 def private_copy(catalog: Path, folder: Path) -> Path:
-    """The demo catalog, copied: these tests add and delete tracks."""
-    db = folder / "catalog.db"
-    with sqlite3.connect(catalog) as source, sqlite3.connect(db) as target:
-        source.backup(target)
-    return db
+    """The demo catalog in a new SQLite file: these tests add and delete tracks."""
+    return Path(copy_catalog(catalog, folder / "catalog.db"))
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new store's location: an SQLite file, or a PostgreSQL URL whose schema is this test's own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    assert TEST_DATABASE_URL is not None
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    joiner = "&" if "?" in TEST_DATABASE_URL else "?"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{TEST_DATABASE_URL}{joiner}application_name={schema}&options=-csearch_path%3D{schema}"
+        finally:
+            # a server process the test killed may have left its connections behind
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,))
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def store(empty_store: str, catalog_path: Path) -> str:
+    """The demo catalog in a store of each backend: these tests may change it."""
+    copy_catalog(catalog_path, empty_store)
+    return empty_store
+
+
+@pytest.fixture
+def make_app(store: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Apps over this test's `store` (uploads in its own folder), shut down afterwards."""
+    apps: list[Flask] = []
+
+    def make(clock: Clock = utc_now, **overrides: Any) -> Flask:
+        values = {**store_settings(store), "storage": str(tmp_path / "uploads"), **overrides}
+        apps.append(create_app(Settings(**values), clock))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        shutdown(app)
+
+
+def store_settings(location: str | Path) -> dict[str, str | Path]:
+    """`Settings` keywords naming a store."""
+    return {"database_url": str(location)} if is_url(location) else {"db": Path(location)}
+
+
+def store_env(location: str | Path) -> dict[str, str]:
+    """The environment naming a store, for a server process."""
+    return {"CLEARED_DATABASE_URL" if is_url(location) else "CLEARED_DB": str(location)}
 
 
 @pytest.fixture(scope="session")

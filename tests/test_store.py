@@ -1,9 +1,10 @@
-"""The SQLite catalog: no duplicates, cascading removal, layout guard, crash safety."""
+"""The store on both backends: no duplicates, cascading removal, layout guard, crash
+safety, forks and threads, migrations, and indexes that keep up with other processes."""
 
 from __future__ import annotations
 
+import gc
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -13,9 +14,14 @@ import numpy as np
 import pytest
 
 from lib.engine import Engine
+from lib.fingerprint import live
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.index import TrackPrint
-from lib.store import Catalog, LayoutMismatch, Track
+from lib.fingerprint.live import LiveIndex
+from lib.store import Catalog, LayoutMismatch, Track, connect, schema
+from lib.store.db import STORE_ERRORS
+from lib.store.postings import PostingsIndex
+from tests.conftest import copy_catalog
 
 
 def _print(track_id: str, n: int = 100) -> TrackPrint:
@@ -23,54 +29,57 @@ def _print(track_id: str, n: int = 100) -> TrackPrint:
     return TrackPrint(track_id, rng.integers(0, 2**31, n).astype(np.uint32), np.arange(n, dtype=np.uint32), n)
 
 
-def test_add_get_and_fingerprints_round_trip(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_add_get_and_fingerprints_round_trip(empty_store: str) -> None:
+    with Catalog(empty_store) as catalog:
         fp = _print("a")
-        assert catalog.add(Track(track_id="a", title="A", content_id="yes", exclusive="0"), fp, "sha-a")
+        assert catalog.add(Track(track_id="a", title="A", duration=201.37, content_id="yes", exclusive="0"), fp, "s")
         track = catalog.get("a")
         assert track is not None and track.title == "A" and track.content_id and not track.exclusive
+        assert track.duration == 201.37
         (stored,) = list(catalog.prints())
         assert np.array_equal(stored.hashes, fp.hashes) and np.array_equal(stored.times, fp.times)
+        assert catalog.with_audio("s") == track and catalog.with_audio("t") is None
 
 
-def test_same_audio_or_id_is_not_added_twice(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_same_audio_or_id_is_not_added_twice(empty_store: str) -> None:
+    with Catalog(empty_store) as catalog:
         assert catalog.add(Track(track_id="a"), _print("a"), "sha")
         assert not catalog.add(Track(track_id="b"), _print("b"), "sha")
         assert not catalog.add(Track(track_id="a"), _print("a"), "other")
         assert catalog.count() == 1 and len(list(catalog.prints())) == 1
+        assert catalog.version() == 1  # refused adds change nothing
 
 
-def test_remove_removes_fingerprints(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_remove_removes_fingerprints(empty_store: str) -> None:
+    with Catalog(empty_store) as catalog:
         catalog.add(Track(track_id="a"), _print("a"), "sha")
         assert catalog.remove("a") and not catalog.remove("a")
         assert list(catalog.prints()) == [] and catalog.get("a") is None
+        assert [op for _, op, _ in catalog.changes_since(0)] == ["add", "remove"]
 
 
-def test_other_layout_is_refused(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_other_layout_is_refused(empty_store: str) -> None:
+    with Catalog(empty_store) as catalog:
         catalog.add(Track(track_id="a"), _print("a"))
     with pytest.raises(LayoutMismatch, match="ingest the music again"):
-        Catalog(tmp_path / "c.db", replace(DEFAULT, ref_fanout=3))
-    with Catalog(tmp_path / "c.db", replace(DEFAULT, query_fanout=9)) as catalog:  # query-side only: fine
+        Catalog(empty_store, replace(DEFAULT, ref_fanout=3))
+    with Catalog(empty_store, replace(DEFAULT, query_fanout=9)) as catalog:  # query-side only: fine
         assert catalog.count() == 1
 
 
-def test_a_failed_write_leaves_no_half_track(tmp_path: Path) -> None:
+def test_a_failed_write_leaves_no_half_track(empty_store: str) -> None:
     """The fingerprint insert fails after the track row: the transaction keeps neither."""
-    with Catalog(tmp_path / "c.db") as catalog:
-        catalog._db.execute(
-            "CREATE TRIGGER boom BEFORE INSERT ON fingerprints BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
-        with pytest.raises(sqlite3.IntegrityError):
-            catalog.add(Track(track_id="a"), _print("a"), "sha")
-        assert catalog.count() == 0
+    with Catalog(empty_store) as catalog:
+        broken = TrackPrint("a", np.zeros(3, np.uint32), np.zeros(3, np.uint32), None)  # type: ignore[arg-type]
+        with pytest.raises(STORE_ERRORS):
+            catalog.add(Track(track_id="a"), broken, "sha")
+        assert catalog.count() == 0 and catalog.version() == 0
+        assert catalog.add(Track(track_id="a"), _print("a"), "sha")  # and the store still works
 
 
-def test_wal_mode(tmp_path: Path) -> None:
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.db") as catalog:
-        assert catalog._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog.database.execute("PRAGMA journal_mode").rows[0][0] == "wal"
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "a/b"])
@@ -79,28 +88,30 @@ def test_track_id_is_validated(bad: str) -> None:
         Track(track_id=bad)
 
 
-def test_a_forked_child_opens_its_own_connection(catalog_path: Path) -> None:
-    """gunicorn forks workers after the app (and its catalog) is created."""
-    with Catalog(catalog_path) as catalog:
-        parent = catalog._db
+def test_a_forked_child_neither_shares_nor_breaks_the_parents_connections(store: str) -> None:
+    """gunicorn forks workers after the app (and its store) is created."""
+    with Catalog(store) as catalog:
+        assert catalog.count() == 6  # the parent's connection is open
         read, write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child: must read through a fresh connection
-            ok = catalog._db is not parent and catalog.count() == 6
+        if pid == 0:  # child: reads through its own connection, then drops what it inherited
+            ok = catalog.count() == 6
+            gc.collect()
             os.write(write, b"1" if ok else b"0")
             os._exit(0)
         os.waitpid(pid, 0)
         assert os.read(read, 1) == b"1"
-        assert catalog._db is parent
+        assert catalog.count() == 6 and catalog.add(Track(track_id="after-fork"), _print("f"), "f")
 
 
-def test_each_thread_writes_in_its_own_transaction(tmp_path: Path) -> None:
+def test_each_thread_writes_in_its_own_transaction(empty_store: str) -> None:
     """A transaction open in one thread must not take in another thread's writes."""
-    with Catalog(tmp_path / "c.db") as catalog:
+    with Catalog(empty_store) as catalog:
         inside, done = threading.Event(), threading.Event()
 
         def hold_a_transaction_then_fail() -> None:
-            with pytest.raises(RuntimeError), catalog.database.transaction():
+            with pytest.raises(RuntimeError), catalog.database.transaction() as db:
+                db.execute("INSERT INTO meta (key, value) VALUES ('doomed', 'x')")
                 inside.set()
                 done.wait(5)
                 raise RuntimeError("rolled back")
@@ -109,33 +120,105 @@ def test_each_thread_writes_in_its_own_transaction(tmp_path: Path) -> None:
         holder.start()
         inside.wait(5)
         writer = threading.Thread(target=lambda: catalog.add(Track(track_id="b"), _print("b"), "sha-b"))
-        writer.start()  # waits for the write lock, then commits on its own
+        writer.start()  # commits on its own (on SQLite, after waiting for the write lock)
         time.sleep(0.2)
         done.set()
         holder.join()
         writer.join()
         assert catalog.get("b") is not None
+        assert catalog.database.execute("SELECT 1 FROM meta WHERE key = 'doomed'").rows == []
 
 
-def test_another_engine_sees_adds_and_removes(tmp_path: Path) -> None:
-    """Two processes (here two engines on two catalogs of one file) stay in step."""
-    with Catalog(tmp_path / "c.db") as mine, Catalog(tmp_path / "c.db") as theirs:
+def test_migrations_run_once_and_are_recorded(empty_store: str) -> None:
+    database = connect(empty_store, migrate=False)
+    try:
+        assert [m.version for m in schema.pending(database)] == [m.version for m in schema.MIGRATIONS]
+        assert len(schema.migrate(database)) == len(schema.MIGRATIONS)
+        assert schema.migrate(database) == [] and schema.pending(database) == []
+        assert schema.applied(database) == [m.version for m in schema.MIGRATIONS]
+    finally:
+        database.close()
+
+
+def test_another_engine_sees_adds_and_removes(empty_store: str) -> None:
+    """Two processes (here two engines on two catalogs of one store) stay in step."""
+    with Catalog(empty_store) as mine, Catalog(empty_store) as theirs:
         engine = Engine(mine)
         assert engine.index.track_ids == []
         Engine(theirs).add(Track(track_id="a"), _print("a"), "sha")
         assert engine.index.track_ids == ["a"]
         theirs.remove("a")
-        assert engine.index.track_ids == []
+        probe, _ = engine.index.lookup(_print("a").hashes)
+        assert len(probe) == 0  # the removed track's postings are hidden at once
 
 
-def test_update_and_page(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_an_add_extends_the_index_without_reloading_it(
+    store: str, song_at_engine_rate: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "COMPACT_SHARE", 0.5)  # one track of six is a big delta
+    with Catalog(store) as catalog:
+        engine = Engine(catalog)
+        before = engine.index
+        assert isinstance(before, LiveIndex)
+        (demo03,) = catalog.prints(["DEMO03"])
+        catalog.remove("DEMO03")
+        assert [i.track.track_id for i in engine.identify(song_at_engine_rate)] == []
+        catalog.add(Track(track_id="again"), replace(demo03, track_id="again"), "again")
+        after = engine.index
+        assert isinstance(after, LiveIndex) and after.base is before.base  # same base: no reload
+        assert after.delta.track_ids == ["again"]
+        assert [i.track.track_id for i in engine.identify(song_at_engine_rate)] == ["again"]
+
+
+def test_the_index_is_rebuilt_once_the_delta_outgrows_its_share(empty_store: str) -> None:
+    with Catalog(empty_store) as catalog:
+        for i in range(10):
+            catalog.add(Track(track_id=f"t{i}"), _print(f"t{i}" * (i + 1), 1000), f"s{i}")
+        engine = Engine(catalog)
+        base = engine.index
+        assert isinstance(base, LiveIndex)
+        catalog.add(Track(track_id="big"), _print("big", int(live.COMPACT_SHARE * 10_000) + 1), "big")
+        rebuilt = engine.index
+        assert isinstance(rebuilt, LiveIndex) and rebuilt.base is not base.base
+        assert len(rebuilt.delta.track_ids) == 0 and "big" in rebuilt.track_ids
+
+
+def test_live_and_stored_lookups_find_every_posting_and_no_removed_one(store: str) -> None:
+    """After changes, the in-memory cache finds every stored (hash, track, frame) of the
+    query's hashes (and, sharing rows, some chance ones), none of a removed track; the
+    PostgreSQL postings find exactly those."""
+    with Catalog(store) as catalog:
+        engine = Engine(catalog)
+        engine.index  # noqa: B018  (built before the changes, which it then replays)
+        catalog.remove("DEMO02")
+        catalog.add(Track(track_id="extra"), _print("extra", 500), "extra")
+        queries = np.concatenate([p.hashes[::7] for p in catalog.prints()] + [_print("miss", 200).hashes])
+        posted: dict[int, set[tuple[str, int]]] = {}
+        for p in catalog.prints():
+            for code, frame in zip(p.hashes.tolist(), p.times.tolist(), strict=True):
+                posted.setdefault(code, set()).add((p.track_id, frame))
+        exact = {(i, t, f) for i, code in enumerate(queries.tolist()) for t, f in posted.get(code, ())}
+
+        def hits(index: LiveIndex | PostingsIndex) -> set[tuple[int, str, int]]:
+            probe, frames = index.lookup(queries)
+            track, local = index.locate(frames)
+            return {(int(p), index.track_ids[t], int(f)) for p, t, f in zip(probe, track, local, strict=True)}
+
+        cached = engine.index
+        assert isinstance(cached, LiveIndex) and exact and exact <= hits(cached)
+        assert not any(t == "DEMO02" for _, t, _ in hits(cached))
+        if catalog.database.dialect == "postgresql":
+            assert hits(PostingsIndex.load(catalog.database, DEFAULT)) == exact
+
+
+def test_update_and_page(empty_store: str) -> None:
+    with Catalog(empty_store) as catalog:
         for i, artist in enumerate(["Ann", "Bob", "ann_x", "100%"]):
             catalog.add(Track(track_id=f"t{i}", artist=artist), _print(f"t{i}", 10 + i), f"sha{i}")
-        generation = catalog.generation()
-        updated = catalog.update("t1", {"title": "New", "track_id": "ignored"})
+        version = catalog.version()
+        updated = catalog.update("t1", {"title": "New", "track_id": "ignored", "content_id": True})
         assert updated is not None and updated.title == "New" and updated.track_id == "t1"
-        assert catalog.get("t1") == updated and catalog.generation() == generation  # no re-index
+        assert catalog.get("t1") == updated and catalog.version() == version  # no re-index
         assert catalog.update("nope", {"title": "x"}) is None
         found, total = catalog.page(0, 10, {"artist": "ann"})
         assert [t.track_id for t in found] == ["t0", "t2"] and total == 2
@@ -145,3 +228,12 @@ def test_update_and_page(tmp_path: Path) -> None:
         assert [t.track_id for t in page] == ["t1", "t2"] and total == 4
         with pytest.raises(ValueError, match="cannot filter"):
             catalog.page(0, 10, {"audio_sha1": "x"})
+
+
+def test_copying_a_store_keeps_audio_hashes_and_art(store: str, tmp_path: Path) -> None:
+    copy = copy_catalog(store, tmp_path / "copy.db")
+    with Catalog(store) as origin, Catalog(copy) as copied:
+        assert copied.tracks() == origin.tracks() and copied.known_sha1s() == origin.known_sha1s()
+        assert copied.with_cover([t.track_id for t in copied.tracks()]) == origin.with_cover(
+            [t.track_id for t in origin.tracks()]
+        )

@@ -17,8 +17,9 @@ the time alignment rejects. A sorted array with `searchsorted` was 20x slower.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -30,6 +31,25 @@ _GOLDEN = np.uint64(0x9E3779B1)  # Knuth's multiplicative constant: spreads skew
 def _rows(hashes: np.ndarray, row_bits: int) -> np.ndarray:
     mixed = (hashes.astype(np.uint64) * _GOLDEN) & np.uint64(0xFFFFFFFF)
     return (mixed >> np.uint64(32 - row_bits)).astype(np.int64)
+
+
+class HashIndex(Protocol):
+    """What the matcher needs of an index: this CSR, its live cache (live.py), or
+    PostgreSQL's postings (lib/store/postings.py)."""
+
+    @property
+    def config(self) -> EngineConfig: ...
+
+    @property
+    def track_ids(self) -> Sequence[str]: ...
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probe index, global frame) for every entry matching any of `hashes`."""
+        ...
+
+    def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Global frames → (track number, frame within that track)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.hashes import IDENTITY, Grid, Landmarks, warp
-from lib.fingerprint.index import Index
+from lib.fingerprint.index import HashIndex
 from lib.fingerprint.score import confidence
 
 _OFFSET_BIAS = 2**24  # keeps offset bins non-negative inside the packed cell key
@@ -77,7 +77,7 @@ def _best_cells(cell: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarra
     return keys[keep], merged[keep], sample[keep]
 
 
-def find_matches(marks: Landmarks, index: Index, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
+def find_matches(marks: Landmarks, index: HashIndex, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
     """Return the tracks of `index` heard in the query, best first, at most `limit`.
 
     Unmodified audio is the common case and the cheapest: the identity warp is searched
@@ -93,7 +93,7 @@ def find_matches(marks: Landmarks, index: Index, config: EngineConfig = DEFAULT,
     return search(marks, index, full_grid(config), config, limit)
 
 
-def search(marks: Landmarks, index: Index, grid: Grid, config: EngineConfig, limit: int) -> list[Match]:
+def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig, limit: int) -> list[Match]:
     """Matches of `marks` in `index` under the warps of `grid`, best first.
 
     Cells are keyed by offset on the global timeline: tracks occupy disjoint ranges of
@@ -170,7 +170,7 @@ def _refine(
     query_frames: np.ndarray,
     query_ends: np.ndarray,
     ref_frames: np.ndarray,
-    index: Index,
+    index: HashIndex,
     track: int,
     warp_hypothesis: tuple[float, float],
     n_warps: int,

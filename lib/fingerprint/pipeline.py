@@ -8,7 +8,7 @@ import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.hashes import Landmarks, landmarks, warp
-from lib.fingerprint.index import Index, TrackPrint
+from lib.fingerprint.index import HashIndex, TrackPrint
 from lib.fingerprint.match import Match, find_matches
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.segments import scan
@@ -36,12 +36,16 @@ def query_landmarks(samples: np.ndarray, config: EngineConfig = DEFAULT) -> Land
     return landmarks(find_peaks(spec, config.query_peaks_per_second, config), config.query_fanout, config)
 
 
-def identify(samples: np.ndarray, index: Index, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
+def identify(samples: np.ndarray, index: HashIndex, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
     return find_matches(query_landmarks(samples, config), index, config, limit)
 
 
 def segments(
-    chunks: Iterable[np.ndarray], index: Index, config: EngineConfig = DEFAULT, window: float = 10.0, hop: float = 5.0
+    chunks: Iterable[np.ndarray],
+    index: HashIndex,
+    config: EngineConfig = DEFAULT,
+    window: float = 10.0,
+    hop: float = 5.0,
 ) -> list[Match]:
     """Every catalog segment in a query of any length, given as consecutive sample
     chunks, in query order, in bounded memory (see stream.py and segments.py)."""

@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.hashes import Landmarks
-from lib.fingerprint.index import Index
+from lib.fingerprint.index import HashIndex
 from lib.fingerprint.match import Match, find_matches
 from lib.fingerprint.score import confidence
 from lib.fingerprint.stream import Span
@@ -90,7 +90,7 @@ def _rescored(matches: list[Match], windows: int, config: EngineConfig) -> list[
 
 
 def scan(
-    spans: Iterable[Span], index: Index, config: EngineConfig = DEFAULT,
+    spans: Iterable[Span], index: HashIndex, config: EngineConfig = DEFAULT,
     window: float = 10.0, hop: float = 5.0, limit: int = 5,
 ) -> list[Match]:  # fmt: skip
     """Every (track, alignment) segment heard in the query, in query order.

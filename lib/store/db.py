@@ -1,79 +1,125 @@
-"""One SQLite file shared by the catalog, the uploads and the task queue.
+"""The store's connection to its database: one SQLite file (the embedded default) or a
+shared PostgreSQL server (`CLEARED_DATABASE_URL`), behind one small interface.
 
-Each thread gets its own connection: the worker threads, the request threads and the
-webhook deliveries all write, and a transaction opened on a shared connection by one
-thread would swallow another thread's statements (and commit or roll them back with its
-own). gunicorn forks its workers after the app has opened the file, and SQLite forbids
-using a connection across a fork, so connections are also per process.
+The stores (catalog, tasks, keys) write their SQL once, with `?` placeholders and the
+syntax both engines share (`INSERT ... ON CONFLICT`, `COALESCE`, `LIMIT`); what truly
+differs is a property of the `Database`: how to lock rows being claimed
+(`for_update`), how to match text ignoring case (`like`), and the schema's column
+types (lib/store/schema.py). A statement run outside `transaction()` commits at once.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+import psycopg
+
+Params = Sequence[Any]
 
 
-class Database:
-    def __init__(self, path: str | Path, schema: str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self.conn.executescript(_META + schema)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=10000")
-        return db
-
+class Cursor(Protocol):
     @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection in this process (autocommit outside `transaction`)."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.conn = self._connect()
-            local.pid = os.getpid()
-        connection: sqlite3.Connection = local.conn
-        return connection
+    def rowcount(self) -> int: ...
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the file's write lock at once (no upgrade deadlock)."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What a transaction hands its body: sqlite3's connection, or psycopg's behind `?`."""
+
+    def execute(self, sql: str, params: Params = ..., /) -> Cursor: ...
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A statement's rows, read before its connection went back to the pool."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or is not this store (the readiness probe's 503)."""
+
+
+# what a store that went away raises, whichever it is (a pool's timeout is a psycopg.Error)
+STORE_ERRORS = (StoreUnavailable, sqlite3.Error, psycopg.Error)
+
+
+class Database(ABC):
+    dialect: str  # "sqlite" | "postgresql"
+    like: str  # the operator matching a pattern in any case
+    for_update: str  # appended to a claim's SELECT: lock the rows, skip those others hold
+
+    @abstractmethod
+    def transaction(self, lock: str | None = None) -> AbstractContextManager[Connection]:
+        """One atomic unit of work. `lock` names a critical section that concurrent
+        transactions of every process take in turn (SQLite's write lock already is one)."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> Fetched:
+        """Run one statement in its own transaction."""
+
+    @abstractmethod
+    def stream(self, sql: str, params: Params = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of a large result, a batch at a time (loading every fingerprint)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the store answers now (a fresh connection)."""
+
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """What the store takes on disk."""
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def setting(self, key: str, default: Callable[[], str]) -> str:
-        """A value kept in the file's `meta` table, set to `default()` the first time it is read."""
-        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, default()))
-        value: str = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
-        return value
+        """A value kept in the store's `meta` table, set to `default()` the first time it is read."""
+        self.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, default()))
+        row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        assert row is not None
+        return str(row[0])
 
-    def ping(self) -> None:
-        """Raise `sqlite3.Error` unless the file is there and readable as this store: a new
-        connection, since a thread's open one keeps reading a file deleted under it."""
-        probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=2)
-        try:
-            probe.execute("SELECT count(*) FROM meta").fetchone()
-        finally:
-            probe.close()
 
-    def close(self) -> None:
-        """Close this thread's connection; other threads' close when their threads end."""
-        local = self._local
-        if getattr(local, "pid", None) == os.getpid():
-            local.conn.close()
-            del local.conn, local.pid
+def is_url(location: str | Path) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def connect(location: str | Path, pool_size: int = 10, migrate: bool = True) -> Database:
+    """The database at `location`: a `postgresql://` URL or an SQLite file path. Its
+    schema is brought up to date first unless `migrate` is off (`python -m lib migrate`)."""
+    from lib.store import schema
+
+    database: Database
+    if is_url(location):
+        from lib.store.postgres import PostgresDatabase
+
+        database = PostgresDatabase(str(location), pool_size)
+    else:
+        from lib.store.sqlite import SqliteDatabase
+
+        database = SqliteDatabase(Path(location))
+    if migrate:
+        schema.migrate(database)
+    return database

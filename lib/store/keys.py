@@ -1,4 +1,4 @@
-"""API keys and their monthly usage, in the catalog's SQLite file.
+"""API keys and their monthly usage, in the store (SQLite or PostgreSQL).
 
 A key reads `clr_<key id>_<secret>`. Only the id and the SHA-256 of the secret are
 stored: the key is shown once, when created, and a copy of the database gives no one
@@ -19,37 +19,16 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lib.store.db import Database
+from lib.store.db import Database, connect
 
 PREFIX = "clr"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    secret_sha256 TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    products TEXT NOT NULL,
-    monthly_quota INTEGER,
-    rate TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS usage (
-    caller TEXT NOT NULL,
-    product TEXT NOT NULL,
-    month TEXT NOT NULL,
-    calls INTEGER NOT NULL,
-    PRIMARY KEY (caller, product, month)
-);
-"""
 
 Clock = Callable[[], datetime]
 
@@ -122,13 +101,9 @@ class Verdict:
 
 
 class KeyStore:
-    def __init__(self, path: str | Path, clock: Clock = utc_now) -> None:
-        self.database = Database(path, _SCHEMA)
+    def __init__(self, location: str | Path | Database, clock: Clock = utc_now) -> None:
+        self.database = location if isinstance(location, Database) else connect(location)
         self.clock = clock
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self.database.conn
 
     def create(
         self, owner: str, products: list[str], monthly_quota: int | None, rate: str,
@@ -137,7 +112,7 @@ class KeyStore:
         """A new key: (the key itself, to show once; what is stored of it)."""
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         created = self.clock()
-        self._db.execute(
+        self.database.execute(
             "INSERT INTO api_keys (key_id, secret_sha256, owner, products, monthly_quota, rate, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -150,14 +125,14 @@ class KeyStore:
         return f"{PREFIX}_{key_id}_{secret}", stored
 
     def get(self, key_id: str) -> ApiKey | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        row = self.database.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         return _key(row) if row else None
 
     def all(self) -> list[ApiKey]:
-        return [_key(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")]
+        return [_key(row) for row in self.database.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")]
 
     def revoke(self, key_id: str) -> bool:
-        done = self._db.execute(
+        done = self.database.execute(
             "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
             (self.clock().isoformat(), key_id),
         )
@@ -167,7 +142,9 @@ class KeyStore:
         """The key `presented` stands for, or why it is refused (a `Verdict`)."""
         prefix, _, rest = presented.partition("_")
         key_id, _, secret = rest.partition("_")
-        row = self._db.execute(f"SELECT secret_sha256, {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        row = self.database.execute(
+            f"SELECT secret_sha256, {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
+        ).fetchone()
         # the same work whether or not the id exists: a missing id compares against a dummy
         stored = row[0] if row else _sha256(secrets.token_hex(16))
         if not (hmac.compare_digest(_sha256(secret), stored) and row and prefix == PREFIX):
@@ -182,7 +159,7 @@ class KeyStore:
     def take(self, caller: str, product: str, monthly_quota: int | None, month: str) -> bool:
         """Count one call of `product` in `month`, unless the caller's calls that month
         (all products) have reached `monthly_quota`."""
-        with self.database.transaction() as db:
+        with self.database.transaction(lock=f"cleared:usage:{caller}") as db:
             if monthly_quota is not None:
                 (used,) = db.execute(
                     "SELECT COALESCE(SUM(calls), 0) FROM usage WHERE caller = ? AND month = ?", (caller, month)
@@ -198,19 +175,19 @@ class KeyStore:
 
     def give_back(self, caller: str, product: str, month: str) -> None:
         """Undo a `take` of `month`: the call failed on our side."""
-        self._db.execute(
+        self.database.execute(
             "UPDATE usage SET calls = calls - 1 WHERE caller = ? AND product = ? AND month = ? AND calls > 0",
             (caller, product, month),
         )
 
     def usage(self, month: str | None = None, caller: str | None = None) -> list[dict[str, Any]]:
         """Calls per caller and product, for one month or all, with each key's owner."""
-        rows = self._db.execute(
+        chosen = {"u.month": month, "u.caller": caller}
+        where = " AND ".join(f"{column} = ?" for column, value in chosen.items() if value is not None) or "TRUE"
+        rows = self.database.execute(
             "SELECT u.caller, k.owner, u.product, u.month, u.calls FROM usage u"
-            " LEFT JOIN api_keys k ON k.key_id = u.caller"
-            " WHERE (? IS NULL OR u.month = ?) AND (? IS NULL OR u.caller = ?)"
-            " ORDER BY u.month, u.caller, u.product",
-            (month, month, caller, caller),
+            f" LEFT JOIN api_keys k ON k.key_id = u.caller WHERE {where} ORDER BY u.month, u.caller, u.product",
+            [value for value in chosen.values() if value is not None],
         )
         return [
             {"caller": c, "owner": owner or c, "product": p, "month": m, "calls": calls}

@@ -1,10 +1,14 @@
-"""Uploaded music and background tasks, durable in the catalog's SQLite file.
+"""Uploaded music and background tasks, durable in the store (SQLite or PostgreSQL).
 
 A task is a row that moves queued → running → success | failure. A worker claims a
 task by taking a lease on it (`lease_until`) and renews the lease while it works; a
 worker that dies stops renewing, and once the lease runs out the task is claimed again
 (that is how a crash or a restart loses nothing). A task that has been started
 `max_runs` times without finishing fails instead of crashing workers forever.
+
+Claims lock the row they take and skip rows other claims hold (PostgreSQL's `FOR UPDATE
+SKIP LOCKED`; SQLite's write lock admits one claim at a time anyway), so workers in any
+number of processes and machines never take the same task twice.
 
 A finished task with a callback URL then owes a webhook: deliveries are claimed with a
 lease the same way, every attempt is recorded in `deliveries`, and a failed attempt
@@ -16,7 +20,6 @@ answered but before recording it delivers again (receivers dedupe on the task id
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,47 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lib.store.db import Database
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS music (
-    music_id TEXT PRIMARY KEY,
-    filename TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    sha1 TEXT NOT NULL,
-    source_url TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    task_id TEXT PRIMARY KEY,
-    task_name TEXT NOT NULL,
-    music_id TEXT NOT NULL REFERENCES music(music_id),
-    request TEXT NOT NULL,
-    callback_url TEXT,
-    status TEXT NOT NULL,
-    result TEXT,
-    error TEXT,
-    runs INTEGER NOT NULL DEFAULT 0,
-    lease_until REAL,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    completed_at TEXT,
-    webhook TEXT NOT NULL DEFAULT 'none',
-    webhook_due REAL,
-    webhook_lease_until REAL
-);
-CREATE INDEX IF NOT EXISTS tasks_to_run ON tasks (status, created_at);
-CREATE INDEX IF NOT EXISTS tasks_to_deliver ON tasks (webhook, webhook_due);
-CREATE TABLE IF NOT EXISTS deliveries (
-    task_id TEXT NOT NULL REFERENCES tasks(task_id),
-    attempt INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    status_code INTEGER,
-    error TEXT,
-    duration_ms REAL NOT NULL,
-    PRIMARY KEY (task_id, attempt)
-);
-"""
+from lib.store.db import Connection, Database, connect
 
 
 def now_iso() -> str:
@@ -123,26 +86,22 @@ def _task(row: tuple[Any, ...]) -> Task:
 
 
 class TaskStore:
-    def __init__(self, path: str | Path, max_runs: int = 3) -> None:
-        self.database = Database(path, _SCHEMA)
+    def __init__(self, location: str | Path | Database, max_runs: int = 3) -> None:
+        self.database = location if isinstance(location, Database) else connect(location)
         self.max_runs = max_runs
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self.database.conn
 
     # music -----------------------------------------------------------------
 
     def add_music(self, music_id: str, filename: str, size: int, sha1: str, source_url: str | None) -> Music:
         music = Music(music_id, filename, size, sha1, source_url, now_iso())
-        self._db.execute(
+        self.database.execute(
             "INSERT INTO music (music_id, filename, bytes, sha1, source_url, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (music.music_id, music.filename, music.bytes, music.sha1, music.source_url, music.created_at),
         )
         return music
 
     def music(self, music_id: str) -> Music | None:
-        row = self._db.execute(
+        row = self.database.execute(
             "SELECT music_id, filename, bytes, sha1, source_url, created_at FROM music WHERE music_id = ?",
             (music_id,),
         ).fetchone()
@@ -152,7 +111,7 @@ class TaskStore:
 
     def enqueue(self, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None) -> Task:
         task_id = uuid.uuid4().hex
-        self._db.execute(
+        self.database.execute(
             "INSERT INTO tasks (task_id, task_name, music_id, request, callback_url, status, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
             (task_id, task_name, music_id, json.dumps(request), callback_url, now_iso()),
@@ -162,7 +121,7 @@ class TaskStore:
         return task
 
     def get(self, task_id: str) -> Task | None:
-        row = self._db.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        row = self.database.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         return _task(row) if row else None
 
     def claim(self, lease: float) -> Task | None:
@@ -172,7 +131,8 @@ class TaskStore:
             while True:
                 row = db.execute(
                     "SELECT task_id, runs FROM tasks WHERE status = 'queued'"
-                    " OR (status = 'running' AND lease_until < ?) ORDER BY created_at LIMIT 1",
+                    " OR (status = 'running' AND lease_until < ?) ORDER BY created_at LIMIT 1"
+                    + self.database.for_update,
                     (clock,),
                 ).fetchone()
                 if row is None:
@@ -193,7 +153,7 @@ class TaskStore:
         """Extend the leases of tasks still running (a worker's heartbeat)."""
         until = time.time() + lease
         for task_id in task_ids:
-            self._db.execute(
+            self.database.execute(
                 "UPDATE tasks SET lease_until = ? WHERE task_id = ? AND status = 'running'", (until, task_id)
             )
 
@@ -203,9 +163,7 @@ class TaskStore:
             return self._complete(db, task_id, result, error)
 
     @staticmethod
-    def _complete(
-        db: sqlite3.Connection, task_id: str, result: dict[str, Any] | None, error: dict[str, str] | None
-    ) -> bool:
+    def _complete(db: Connection, task_id: str, result: dict[str, Any] | None, error: dict[str, str] | None) -> bool:
         changed = db.execute(
             "UPDATE tasks SET status = ?, result = ?, error = ?, completed_at = ?, lease_until = NULL,"
             " webhook = CASE WHEN callback_url IS NULL THEN 'none' ELSE 'pending' END, webhook_due = ?"
@@ -229,7 +187,8 @@ class TaskStore:
         with self.database.transaction() as db:
             row = db.execute(
                 "SELECT task_id FROM tasks WHERE webhook = 'pending' AND webhook_due <= ?"
-                " AND (webhook_lease_until IS NULL OR webhook_lease_until < ?) ORDER BY webhook_due LIMIT 1",
+                " AND (webhook_lease_until IS NULL OR webhook_lease_until < ?) ORDER BY webhook_due LIMIT 1"
+                + self.database.for_update,
                 (clock, clock),
             ).fetchone()
             if row is None:
@@ -246,8 +205,9 @@ class TaskStore:
         state = "delivered" if delivered else ("pending" if retry_in is not None else "failed")
         with self.database.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO deliveries (task_id, attempt, at, status_code, error, duration_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO deliveries (task_id, attempt, at, status_code, error, duration_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id, attempt) DO UPDATE SET at = excluded.at,"
+                " status_code = excluded.status_code, error = excluded.error, duration_ms = excluded.duration_ms",
                 (task_id, attempt, outcome.at, outcome.status_code, outcome.error, outcome.duration_ms),
             )
             db.execute(
@@ -256,7 +216,7 @@ class TaskStore:
             )
 
     def deliveries(self, task_id: str) -> list[Delivery]:
-        rows = self._db.execute(
+        rows = self.database.execute(
             "SELECT attempt, at, status_code, error, duration_ms FROM deliveries WHERE task_id = ? ORDER BY attempt",
             (task_id,),
         ).fetchall()

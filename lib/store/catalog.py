@@ -1,0 +1,239 @@
+"""The catalog: tracks, their fingerprints and art, in SQLite or PostgreSQL.
+
+Fingerprints are stored one row per track, as two little-endian uint32 blobs (hashes
+and anchor frames), not one row per hash: Dejavu's row-per-hash table makes ingest and
+loading orders of magnitude slower. (On PostgreSQL the hashes are also posted one row
+each, for look-ups the server answers: lib/store/postings.py.) Each track is written in
+one transaction with its fingerprint, so an interrupted ingest leaves only whole tracks
+and simply resumes (files already present, by content hash, are skipped).
+
+Every add and remove also appends to `catalog_changes`, which in-memory indexes replay
+(lib/index_cache.py). Those transactions take the `_CHANGES` lock in turn, so change
+numbers are committed in order and a reader that has seen change n has seen every
+change before it (PostgreSQL hands out sequence numbers before commit, not in it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.index import TrackPrint
+from lib.store import postings
+from lib.store.db import Connection, Database, connect
+from lib.store.models import Cover, Track
+
+_FIELDS = list(Track.model_fields)
+_CHANGES = "cleared:catalog-changes"
+
+
+class LayoutMismatch(RuntimeError):
+    """The catalog's fingerprints were made with another hash layout: re-ingest."""
+
+
+def _track(row: Sequence[Any]) -> Track:
+    return Track(**dict(zip(_FIELDS, row, strict=True)))
+
+
+class Catalog:
+    """Tracks and fingerprints in a store (a file path, a postgresql:// URL or an open `Database`).
+
+    >>> with Catalog("data/cleared.db") as catalog:
+    ...     catalog.count()
+    """
+
+    def __init__(self, location: str | Path | Database, config: EngineConfig = DEFAULT) -> None:
+        self.database = location if isinstance(location, Database) else connect(location)
+        self.config = config
+        self._posts = self.database.dialect == "postgresql"
+        try:
+            self._check_layout()
+        except LayoutMismatch:
+            if not isinstance(location, Database):
+                self.database.close()
+            raise
+
+    def _check_layout(self) -> None:
+        layout = self.config.layout_key()
+        stored = self.database.setting("layout", lambda: layout)
+        if stored != layout:
+            if self.count():
+                raise LayoutMismatch(
+                    "the store holds fingerprints made with another engine layout; "
+                    "ingest the music again into a new database"
+                )
+            self.database.execute("UPDATE meta SET value = ? WHERE key = 'layout'", (layout,))
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # changes -----------------------------------------------------------------
+
+    def version(self) -> int:
+        """The number of the last add or remove, by any process (0: none yet)."""
+        row = self.database.execute("SELECT COALESCE(MAX(seq), 0) FROM catalog_changes").fetchone()
+        return int(row[0]) if row else 0
+
+    def changes_since(self, version: int) -> list[tuple[int, str, str]]:
+        """(number, "add" | "remove", track_id) of every change after `version`, in order."""
+        rows = self.database.execute(
+            "SELECT seq, op, track_id FROM catalog_changes WHERE seq > ? ORDER BY seq", (version,)
+        ).rows
+        return [(int(seq), op, track_id) for seq, op, track_id in rows]
+
+    @staticmethod
+    def _log(db: Connection, op: str, track_id: str) -> None:
+        db.execute("INSERT INTO catalog_changes (op, track_id) VALUES (?, ?)", (op, track_id))
+
+    # writes ------------------------------------------------------------------
+
+    def add(
+        self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None
+    ) -> bool:
+        """Store a track with its fingerprint (and its file's art); False if its id or its
+        audio is already there."""
+        values = track.model_dump()
+        columns = [*_FIELDS, "audio_sha1", "added_at"]
+        params = [int(v) if isinstance(v, bool) else v for v in (values[f] for f in _FIELDS)]
+        params += [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds")]
+        marks = ", ".join("?" * len(columns))
+        with self.database.transaction(lock=_CHANGES) as db:
+            inserted = db.execute(
+                f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING", params
+            ).rowcount
+            if not inserted:  # same track_id or same audio: already there
+                return False
+            db.execute(
+                "INSERT INTO fingerprints (track_id, n_frames, hashes, times) VALUES (?, ?, ?, ?)",
+                (
+                    track.track_id,
+                    fingerprint.n_frames,
+                    fingerprint.hashes.astype("<u4").tobytes(),
+                    fingerprint.times.astype("<u4").tobytes(),
+                ),
+            )
+            if self._posts:
+                postings.write(db, track.track_id, fingerprint)
+            if cover is not None:
+                db.execute("INSERT INTO covers (track_id, mime, data) VALUES (?, ?, ?)", (track.track_id, *cover))
+            self._log(db, "add", track.track_id)
+        return True
+
+    def remove(self, track_id: str) -> bool:
+        """Delete a track and (by cascade) its fingerprint and art."""
+        with self.database.transaction(lock=_CHANGES) as db:
+            if self._posts:
+                postings.delete(db, track_id)
+            removed = db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,)).rowcount > 0
+            if removed:
+                self._log(db, "remove", track_id)
+        return removed
+
+    def update(self, track_id: str, changes: dict[str, object]) -> Track | None:
+        """Change a track's metadata (not its id or fingerprint); None if there is no such track."""
+        fields = [f for f in _FIELDS if f != "track_id"]
+        with self.database.transaction() as db:
+            row = db.execute(f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?", (track_id,)).fetchone()
+            if row is None:
+                return None
+            updated = Track.model_validate({**_track(row).model_dump(), **changes, "track_id": track_id})
+            values = updated.model_dump()
+            db.execute(
+                f"UPDATE tracks SET {', '.join(f'{f} = ?' for f in fields)} WHERE track_id = ?",
+                [int(v) if isinstance(v, bool) else v for v in (values[f] for f in fields)] + [track_id],
+            )
+        return updated
+
+    # reads -------------------------------------------------------------------
+
+    def cover(self, track_id: str) -> Cover | None:
+        row = self.database.execute("SELECT mime, data FROM covers WHERE track_id = ?", (track_id,)).fetchone()
+        return Cover(row[0], bytes(row[1])) if row else None
+
+    def with_cover(self, track_ids: list[str]) -> set[str]:
+        """Those of `track_ids` that have kept art (without reading it)."""
+        if not track_ids:
+            return set()
+        marks = ", ".join("?" * len(track_ids))
+        rows = self.database.execute(f"SELECT track_id FROM covers WHERE track_id IN ({marks})", track_ids)
+        return {row[0] for row in rows}
+
+    def known_sha1s(self) -> set[str]:
+        return {row[0] for row in self.database.execute("SELECT audio_sha1 FROM tracks WHERE audio_sha1 IS NOT NULL")}
+
+    def with_audio(self, audio_sha1: str) -> Track | None:
+        """The track whose audio file has this SHA-1, if any."""
+        row = self.database.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE audio_sha1 = ?", (audio_sha1,)
+        ).fetchone()
+        return _track(row) if row else None
+
+    def page(self, offset: int, limit: int, filters: dict[str, str]) -> tuple[list[Track], int]:
+        """Tracks in track_id order whose fields contain the given texts (any case), and the total."""
+        unknown = set(filters) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
+        like = self.database.like
+        where = " AND ".join(f"{f} {like} ? ESCAPE '\\'" for f in filters) or "TRUE"
+        args = [f"%{_escape_like(v)}%" for v in filters.values()]
+        total = self.database.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", args).rows[0][0]
+        rows = self.database.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE {where} ORDER BY track_id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [_track(row) for row in rows], int(total)
+
+    def get(self, track_id: str) -> Track | None:
+        row = self.database.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?", (track_id,)
+        ).fetchone()
+        return _track(row) if row else None
+
+    def tracks(self) -> list[Track]:
+        return [
+            _track(row) for row in self.database.execute(f"SELECT {', '.join(_FIELDS)} FROM tracks ORDER BY track_id")
+        ]
+
+    def count(self) -> int:
+        return int(self.database.execute("SELECT COUNT(*) FROM tracks").rows[0][0])
+
+    def prints(self, track_ids: Sequence[str] | None = None) -> Iterator[TrackPrint]:
+        """The stored fingerprints (of `track_ids`, or all), in track_id order, read a few at a time."""
+        where, params = "", list(track_ids or [])
+        if track_ids is not None:
+            if not track_ids:
+                return
+            where = f" WHERE track_id IN ({', '.join('?' * len(params))})"
+        for track_id, n_frames, hashes, times in self.database.stream(
+            f"SELECT track_id, n_frames, hashes, times FROM fingerprints{where} ORDER BY track_id", params
+        ):
+            yield TrackPrint(track_id, np.frombuffer(hashes, "<u4"), np.frombuffer(times, "<u4"), int(n_frames))
+
+    def stats(self) -> dict[str, float]:
+        tracks, seconds = self.database.execute("SELECT COUNT(*), COALESCE(SUM(duration), 0) FROM tracks").rows[0]
+        entries, blob_bytes = self.database.execute(
+            "SELECT COALESCE(SUM(LENGTH(hashes)) / 4, 0), COALESCE(SUM(LENGTH(hashes) + LENGTH(times)), 0)"
+            " FROM fingerprints"
+        ).rows[0]
+        return {
+            "tracks": int(tracks),
+            "hours": round(float(seconds) / 3600, 3),
+            "hashes": int(entries),
+            "fingerprint_bytes": int(blob_bytes),
+            "store_bytes": self.database.size_bytes(),
+        }
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
