@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,8 @@ from lib.app import create_app, shutdown
 from lib.engine import Engine
 from lib.fingerprint.config import DEFAULT
 from lib.ingest import discover, ingest
-from lib.store import Catalog
 from lib.settings import Settings
+from lib.store import Catalog
 from lib.store.db import is_url
 from lib.store.keys import Clock, utc_now
 from lib.synth import RATE, demo_song, song, write_catalog
@@ -118,12 +119,9 @@ def private_copy(catalog: Path, folder: Path) -> Path:
     return Path(copy_catalog(catalog, folder / "catalog.db"))
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new store's location: an SQLite file, or a PostgreSQL URL whose schema is this test's own."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "store.db")
-        return
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL of the test server whose schema (and application name) is new, dropped afterwards."""
     assert TEST_DATABASE_URL is not None
     schema = f"test_{uuid.uuid4().hex[:12]}"
     joiner = "&" if "?" in TEST_DATABASE_URL else "?"
@@ -133,8 +131,30 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
             yield f"{TEST_DATABASE_URL}{joiner}application_name={schema}&options=-csearch_path%3D{schema}"
         finally:
             # a server process the test killed may have left its connections behind
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,))
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,)
+            )
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new store's location: an SQLite file, or a PostgreSQL schema of this test's own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def catalog_store(request: pytest.FixtureRequest, catalog_path: Path) -> Iterator[str]:
+    """The demo catalog on each backend, shared by the tests that only read it."""
+    if request.param == "sqlite":
+        yield str(catalog_path)
+        return
+    with postgres_schema() as url:
+        yield str(copy_catalog(catalog_path, url))
 
 
 @pytest.fixture

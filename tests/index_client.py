@@ -15,16 +15,17 @@ from tests.contract import check
 SECRET = b"test-secret"
 
 
+# what the index API's tests change of the defaults
+INDEX: dict[str, Any] = {
+    "allow_private_urls": True,  # the webhook receiver is on loopback
+    "webhook_secret": SECRET.decode(),
+    "webhook_backoff_seconds": 0.05,
+    "task_lease_seconds": 2.0,
+}
+
+
 def index_settings(db: Path, folder: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "db": db,
-        "storage": str(folder / "uploads"),
-        "allow_private_urls": True,  # the webhook receiver is on loopback
-        "webhook_secret": SECRET.decode(),
-        "webhook_backoff_seconds": 0.05,
-        "task_lease_seconds": 2.0,
-    }
-    return Settings(**{**values, **overrides})
+    return Settings(**{"db": db, "storage": str(folder / "uploads"), **INDEX, **overrides})
 
 
 def upload(client: FlaskClient, path: Path) -> str:

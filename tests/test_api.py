@@ -18,11 +18,11 @@ import soundfile
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lib.app import create_app
+from lib.app import create_app, shutdown
 from lib.settings import Settings
 from lib.store import Catalog
 from lib.synth import RATE, demo_song, song
-from tests.conftest import encode
+from tests.conftest import encode, store_settings
 from tests.contract import check
 from tests.media_server import serve
 
@@ -53,17 +53,19 @@ def base_url(media: Path) -> Iterator[str]:
         yield url
 
 
-def _settings(catalog_path: Path, **overrides: Any) -> Settings:
+def _settings(store: str | Path, **overrides: Any) -> Settings:
     limits: dict[str, Any] = {
         "allow_private_urls": True, "max_download_bytes": 4 * 2**20, "max_upload_bytes": 4 * 2**20,
         "download_timeout": 2.0, "connect_timeout": 1.0, "max_redirects": 3,
     }  # fmt: skip
-    return Settings(db=catalog_path, **{**limits, **overrides})
+    return Settings(**store_settings(store), **{**limits, **overrides})
 
 
 @pytest.fixture(scope="module")
-def app(catalog_path: Path) -> Flask:
-    return create_app(_settings(catalog_path))
+def app(catalog_store: str) -> Iterator[Flask]:
+    app = create_app(_settings(catalog_store))
+    yield app
+    shutdown(app)
 
 
 @pytest.fixture
@@ -245,14 +247,14 @@ def test_bad_bodies(client: FlaskClient) -> None:
     assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
 
 
-def test_uploads_over_the_limit_are_refused_and_nothing_is_stored(client: FlaskClient, catalog_path: Path) -> None:
-    with Catalog(catalog_path) as catalog:
+def test_uploads_over_the_limit_are_refused_and_nothing_is_stored(client: FlaskClient, catalog_store: str) -> None:
+    with Catalog(catalog_store) as catalog:
         before = catalog.stats()
     big = b"\0" * (4 * 2**20 + 1)
     response = client.post("/v1/identify/dn", data={"file": (io.BytesIO(big), "big.wav")})
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
     check(response, "/v1/identify/{api_type}", "POST")
-    with Catalog(catalog_path) as catalog:
+    with Catalog(catalog_store) as catalog:
         assert catalog.stats()["hashes"] == before["hashes"] and catalog.count() == before["tracks"]
 
 

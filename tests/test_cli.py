@@ -10,17 +10,18 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from lib.store.schema import MIGRATIONS
 from lib.synth import RATE, demo_song, song
 
 
-def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(db: str | Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lib", "--db", str(db), *args], capture_output=True, text=True, timeout=240
     )
 
 
-def test_ingest_identify_remove(tmp_path: Path, demo_folder: Path) -> None:
-    db = tmp_path / "c.db"
+def test_ingest_identify_remove(empty_store: str, tmp_path: Path, demo_folder: Path) -> None:
+    db = empty_store
     first = cli(db, "ingest", str(demo_folder / "catalog.csv"), "--jobs", "2", "--json")
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
@@ -79,3 +80,12 @@ def test_bad_input_is_reported_not_raised(tmp_path: Path) -> None:
     csv_path.write_text("title,artist\nA,B\n")
     bad_csv = cli(tmp_path / "c.db", "ingest", str(csv_path))
     assert bad_csv.returncode == 2 and "'path' column" in bad_csv.stderr
+
+
+def test_migrate_brings_a_store_up_to_date_once(empty_store: str) -> None:
+    first = cli(empty_store, "migrate")
+    assert first.returncode == 0 and first.stdout.count("applied ") == len(MIGRATIONS), first.stderr
+    again = cli(empty_store, "migrate")
+    assert (
+        again.returncode == 0 and again.stdout.strip() == f"schema at version {MIGRATIONS[-1].version} (nothing to do)"
+    )

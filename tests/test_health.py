@@ -6,19 +6,21 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from google.api_core.exceptions import NotFound
 from google.cloud import storage
 
-from lib.app import create_app
+from lib.app import create_app, shutdown
 from lib.catalog_fetch import fetch_catalog
 from lib.settings import Settings
 from lib.store import Catalog
-from tests.conftest import private_copy
+from tests.conftest import TEST_DATABASE_URL, copy_catalog, postgres_schema, private_copy
 from tests.server_process import server
 from tests.storage_emulator import BUCKET, storage_emulator
 
@@ -33,8 +35,8 @@ def app(db: Path, tmp_path: Path) -> Flask:
     return create_app(Settings(db=db, storage=str(tmp_path / "up"), task_workers=0, auth="keys"))
 
 
-def test_both_probes_answer_without_a_key(app: Flask) -> None:
-    client = app.test_client()
+def test_both_probes_answer_without_a_key(make_app: Callable[..., Flask]) -> None:
+    client = make_app(task_workers=0, auth="keys").test_client()
     alive, ready = client.get("/healthz"), client.get("/readyz")
     assert (alive.status_code, alive.json) == (200, {"status": "ok"})
     assert (ready.status_code, ready.json) == (200, {"status": "ready", "tracks": 6})
@@ -53,6 +55,31 @@ def test_readiness_fails_while_the_store_is_unreachable_and_recovers(app: Flask,
     assert broken.json["error"]["code"] == "store_unreachable" and str(db.parent) not in broken.get_data(as_text=True)
     assert client.get("/healthz").status_code == 200  # alive, just not ready
     aside.replace(db)
+    assert client.get("/readyz").json == {"status": "ready", "tracks": 6}
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="CLEARED_TEST_DATABASE_URL is not set")
+def test_readiness_fails_while_postgresql_is_unreachable_and_recovers(catalog_path: Path, tmp_path: Path) -> None:
+    with postgres_schema() as store:
+        copy_catalog(catalog_path, store)
+        app = create_app(Settings(database_url=store, storage=str(tmp_path / "up"), task_workers=0))
+        try:
+            _break_and_mend(app.test_client(), store)
+        finally:
+            shutdown(app)
+
+
+def _break_and_mend(client: FlaskClient, store: str) -> None:
+    assert client.get("/readyz").status_code == 200
+    schema = store.rsplit("%3D", 1)[1]
+    with psycopg.connect(store, autocommit=True) as admin:
+        admin.execute(f"ALTER SCHEMA {schema} RENAME TO {schema}_aside")  # every table gone from the path
+        try:
+            broken = client.get("/readyz")
+            assert broken.status_code == 503 and broken.json["error"]["code"] == "store_unreachable"
+            assert schema not in broken.get_data(as_text=True)
+        finally:
+            admin.execute(f"ALTER SCHEMA {schema}_aside RENAME TO {schema}")
     assert client.get("/readyz").json == {"status": "ready", "tracks": 6}
 
 

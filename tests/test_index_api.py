@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +16,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gen.models import TaskPayload
-from lib.app import create_app
-from tests.conftest import private_copy
 from tests.contract import check
-from tests.index_client import SECRET, finished, index_settings, start, upload
+from tests.index_client import INDEX, SECRET, finished, start, upload
 from tests.webhook_receiver import Received, Receiver, receiver
 
 
 @pytest.fixture
-def app(catalog_path: Path, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(index_settings(private_copy(catalog_path, tmp_path), tmp_path))
-    yield app
-    app.extensions["cleared_workers"].stop()
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(**INDEX)
 
 
 @pytest.fixture
@@ -85,19 +81,15 @@ def test_a_failing_receiver_gets_three_attempts(client: FlaskClient, media: dict
 
 
 def test_the_webhook_gives_up_after_the_last_attempt(
-    catalog_path: Path, tmp_path: Path, media: dict[str, Path], hooks: Receiver
+    make_app: Callable[..., Flask], media: dict[str, Path], hooks: Receiver
 ) -> None:
-    app = create_app(index_settings(private_copy(catalog_path, tmp_path), tmp_path, webhook_max_attempts=2))
-    try:
-        client = app.test_client()
-        hooks.fail_first["/down"] = 10
-        task_id = start(client, "check", {"musicId": upload(client, media["new"]), "callbackUrl": f"{hooks.url}/down"})
-        task = finished(client, task_id)
-        assert task["webhook"]["state"] == "failed" and len(task["webhook"]["deliveries"]) == 2
-        time.sleep(0.3)
-        assert len(hooks.at("/down")) == 2
-    finally:
-        app.extensions["cleared_workers"].stop()
+    client = make_app(**INDEX, webhook_max_attempts=2).test_client()
+    hooks.fail_first["/down"] = 10
+    task_id = start(client, "check", {"musicId": upload(client, media["new"]), "callbackUrl": f"{hooks.url}/down"})
+    task = finished(client, task_id)
+    assert task["webhook"]["state"] == "failed" and len(task["webhook"]["deliveries"]) == 2
+    time.sleep(0.3)
+    assert len(hooks.at("/down")) == 2
 
 
 def test_add_then_check_a_reencode_then_delete(client: FlaskClient, media: dict[str, Path], hooks: Receiver) -> None:
@@ -183,11 +175,10 @@ def test_bad_requests_get_the_error_format(
     assert response.status_code == status and response.json["error"]["code"] == code
 
 
-def test_uploads_must_be_audio_and_callbacks_public(catalog_path: Path, tmp_path: Path, media: dict[str, Path]) -> None:
-    app = create_app(
-        index_settings(private_copy(catalog_path, tmp_path), tmp_path, allow_private_urls=False, task_workers=0)
-    )
-    client = app.test_client()
+def test_uploads_must_be_audio_and_callbacks_public(
+    make_app: Callable[..., Flask], tmp_path: Path, media: dict[str, Path]
+) -> None:
+    client = make_app(**{**INDEX, "allow_private_urls": False, "task_workers": 0}).test_client()
     refused = client.post("/api/v1/music", data={"file": (media["text"].open("rb"), "notes.txt")})
     assert refused.status_code == 415 and refused.json["error"]["code"] == "unsupported_media"  # type: ignore[index]
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == []  # nothing kept, no temp file left

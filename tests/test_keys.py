@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,10 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from lib.app import create_app
 from lib.settings import Settings
 from lib.store.keys import KeyStore
-from tests.conftest import private_copy
 from tests.contract import check
 from tests.server_process import free_port
 from tests.storage_emulator import BUCKET
@@ -42,8 +39,9 @@ class Clock:
 
 
 @pytest.fixture
-def db(catalog_path: Path, tmp_path: Path) -> Path:
-    return private_copy(catalog_path, tmp_path)
+def db(store: str) -> str:
+    """The demo catalog's store, on each backend (tests/conftest.py)."""
+    return store
 
 
 @pytest.fixture
@@ -52,12 +50,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_app(db: Path, tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Flask]]:
-    def make(**overrides: Any) -> Flask:
-        values: dict[str, Any] = {"db": db, "storage": str(tmp_path / "uploads"), "task_workers": 0, "auth": "keys"}
-        return create_app(Settings(**{**values, **overrides}), clock=clock)
+def make_app(make_app: Callable[..., Flask], clock: Clock) -> Callable[..., Flask]:
+    """Apps in keys mode on the test's store, on the test's clock."""
 
-    yield make
+    def make(**overrides: Any) -> Flask:
+        return make_app(clock, **{"task_workers": 0, "auth": "keys", **overrides})
+
+    return make
 
 
 @pytest.fixture
@@ -66,8 +65,10 @@ def client(make_app: Callable[..., Flask]) -> FlaskClient:
 
 
 @pytest.fixture
-def keys(db: Path, clock: Clock) -> KeyStore:
-    return KeyStore(db, clock)
+def keys(db: str, clock: Clock) -> Iterator[KeyStore]:
+    store = KeyStore(db, clock)
+    yield store
+    store.close()
 
 
 def new_key(keys: KeyStore, products: list[str] = ALL, quota: int | None = None, rate: str = "100/minute",
@@ -122,11 +123,10 @@ def test_a_valid_key_is_accepted_in_either_header(client: FlaskClient, keys: Key
     assert 0 <= int(response.headers["RateLimit-Reset"]) <= 60
 
 
-def test_a_wrong_key_or_the_stored_hash_is_a_401_invalid_key(client: FlaskClient, keys: KeyStore, db: Path) -> None:
+def test_a_wrong_key_or_the_stored_hash_is_a_401_invalid_key(client: FlaskClient, keys: KeyStore) -> None:
     key = new_key(keys)
     key_id = key.split("_")[1]
-    with sqlite3.connect(db) as conn:
-        (stored,) = conn.execute("SELECT secret_sha256 FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+    (stored,) = keys.database.execute("SELECT secret_sha256 FROM api_keys WHERE key_id = ?", (key_id,)).rows[0]
     assert key.split("_", 2)[2] not in stored  # only the hash is kept
     for presented in (key[:-1] + ("A" if key[-1] != "A" else "B"), stored, f"clr_{key_id}_{stored}", "clr_", ""):
         response = client.get("/api/v1/tracks", headers={"X-API-Key": presented} if presented else bearer(""))
@@ -165,7 +165,7 @@ def test_an_expired_key_is_a_401_expired_key(client: FlaskClient, keys: KeyStore
     assert response.status_code == 401 and error_code(response) == "expired_key"
 
 
-def test_a_revoked_key_stops_working_at_once(client: FlaskClient, keys: KeyStore, db: Path) -> None:
+def test_a_revoked_key_stops_working_at_once(client: FlaskClient, keys: KeyStore, db: str) -> None:
     key = new_key(keys)
     assert client.get("/api/v1/tracks", headers=bearer(key)).status_code == 200
     revoke = [sys.executable, "-m", "lib", "--db", str(db), "keys", "revoke", key.split("_")[1]]
@@ -277,7 +277,7 @@ def test_open_mode_needs_no_key_and_meters_nothing(make_app: Callable[..., Flask
     assert keys.usage() == before
 
 
-def test_keys_cli_creates_lists_and_reports_usage(db: Path, client: FlaskClient, clip: Path) -> None:
+def test_keys_cli_creates_lists_and_reports_usage(db: str, client: FlaskClient, clip: Path) -> None:
     def cli(*args: str) -> str:
         done = subprocess.run([sys.executable, "-m", "lib", "--db", str(db), "keys", *args], cwd=ROOT,
                               check=True, capture_output=True, text=True)  # fmt: skip

@@ -168,7 +168,7 @@ class KeyStore:
                     return False
             db.execute(
                 "INSERT INTO usage (caller, product, month, calls) VALUES (?, ?, ?, 1)"
-                " ON CONFLICT (caller, product, month) DO UPDATE SET calls = calls + 1",
+                " ON CONFLICT (caller, product, month) DO UPDATE SET calls = usage.calls + 1",
                 (caller, product, month),
             )
         return True
