@@ -237,3 +237,16 @@ def test_copying_a_store_keeps_audio_hashes_and_art(store: str, tmp_path: Path) 
         assert copied.with_cover([t.track_id for t in copied.tracks()]) == origin.with_cover(
             [t.track_id for t in origin.tracks()]
         )
+
+
+def test_database_lookups_answer_as_the_memory_index_does(catalog_store: str, song_at_engine_rate: np.ndarray) -> None:
+    """PostgreSQL's postings find the same match, to the frame; SQLite has none to offer."""
+    with Catalog(catalog_store) as catalog:
+        if catalog.database.dialect == "sqlite":
+            with pytest.raises(ValueError, match="PostgreSQL"):
+                Engine(catalog, lookups="database")
+            return
+        in_memory = Engine(catalog).identify(song_at_engine_rate)
+        in_database = Engine(catalog, lookups="database").identify(song_at_engine_rate)
+    assert [i.track.track_id for i in in_memory] == ["DEMO03"]
+    assert in_database == in_memory
