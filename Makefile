@@ -9,6 +9,7 @@ WORKERS ?= 2
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
+.PHONY: bench-scale
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -64,6 +65,17 @@ bench: $(VENV)/.installed
 # an hour-long DJ mix of corpus music scanned for every song (long media)
 bench-long: $(VENV)/.installed
 	$(PY) -m bench.long_media
+
+# query latency and memory at 10 to 10,000 catalog hours, in memory and in PostgreSQL
+# (a server at postgresql://postgres@127.0.0.1:5432; report in bench/SCALE.md)
+bench-scale: $(VENV)/.installed
+	$(PY) -m bench.scale
+
+# the identify API under load (load_test.json): Locust headless against a local server,
+# report in bench/LOAD.md; exits 1 when a scenario misses its criteria
+.PHONY: load
+load: $(VENV)/.installed $(DEMO)/catalog.csv
+	$(PY) -m bench.load --demo $(DEMO)
 
 # ---- Deploy (README "Deploy"): gcloud signed in (`gcloud auth login` here; workload
 # identity federation in .github/workflows/ci.yml). STAGE names the service: cleared-<stage>.

@@ -17,7 +17,7 @@ the time alignment rejects. A sorted array with `searchsorted` was 20x slower.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,9 +28,52 @@ from lib.fingerprint.config import DEFAULT, EngineConfig
 _GOLDEN = np.uint64(0x9E3779B1)  # Knuth's multiplicative constant: spreads skewed codes evenly
 
 
+CHUNK_ENTRIES = 1 << 24  # entries sorted at once by the build: about 1 GB of temporaries
+
+
 def _rows(hashes: np.ndarray, row_bits: int) -> np.ndarray:
     mixed = (hashes.astype(np.uint64) * _GOLDEN) & np.uint64(0xFFFFFFFF)
     return (mixed >> np.uint64(32 - row_bits)).astype(np.int64)
+
+
+def _row_counts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of `rows` and how often each occurs (sorted rows: no sort)."""
+    if len(rows) and not np.all(rows[1:] >= rows[:-1]):
+        rows = np.sort(rows)
+    edge = np.flatnonzero(np.diff(rows)) + 1
+    first = np.concatenate([[0], edge]) if len(rows) else np.empty(0, np.int64)
+    return rows[first], np.diff(np.append(first, len(rows)))
+
+
+def _chunks(
+    prints: Iterable[TrackPrint],
+    size: int,
+    track_ids: list[str],
+    n_frames: list[int],
+    starts: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(hashes, global frames) of consecutive prints, about `size` entries at a time;
+    records each print's id and length on the way. Frames are computed only when the
+    tracks' `starts` are known (the second pass)."""
+    hashes: list[np.ndarray] = []
+    frames: list[np.ndarray] = []
+    held = 0
+    for k, p in enumerate(prints):
+        track_ids.append(p.track_id)
+        n_frames.append(p.n_frames)
+        hashes.append(p.hashes)
+        if starts is not None:
+            frames.append(p.times.astype(np.uint32) + np.uint32(starts[k]))
+        held += len(p.hashes)
+        if held >= size:
+            yield _joined(hashes), _joined(frames)
+            hashes, frames, held = [], [], 0
+    if held:
+        yield _joined(hashes), _joined(frames)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, np.uint32)
 
 
 class HashIndex(Protocol):
@@ -74,23 +117,81 @@ class Index:
 
     @classmethod
     def build(cls, prints: Iterable[TrackPrint], config: EngineConfig = DEFAULT) -> Index:
+        """The index of `prints` (held as a list: a catalog's prints are in memory anyway)."""
         prints = list(prints)
-        lengths = np.array([p.n_frames for p in prints], dtype=np.int64)
+        return cls.streamed(lambda: prints, config, entries=sum(len(p.hashes) for p in prints))
+
+    @classmethod
+    def streamed(
+        cls,
+        make_prints: Callable[[], Iterable[TrackPrint]],
+        config: EngineConfig = DEFAULT,
+        entries: int | None = None,
+        chunk: int = CHUNK_ENTRIES,
+    ) -> Index:
+        """The index of the prints `make_prints()` yields, built in two passes over them
+        (each call must yield the same prints in the same order), in about the memory of
+        the index itself.
+
+        Why: the straightforward build concatenated every hash and frame and argsorted
+        the int64 rows, about 28 bytes per entry at its peak where the index keeps about
+        6; at 10,000 hours (2.3e9 entries) that is over 60 GB. A counting sort needs no
+        global sort: pass 1 counts the entries of each row, which gives every row's
+        start; pass 2 writes each chunk's frames at its row's start plus that row's
+        running cursor. Within a chunk, entries are placed in (row, position) order, so
+        a row keeps the prints' order, exactly as the stable argsort did. The cursors
+        live in the offsets array itself: row r's cursor is offsets[r + 1], set to the
+        row's start and advanced past each entry placed, so it ends as the row's end,
+        which is what offsets[r + 1] must hold. The only arrays of catalog size are
+        thus the two the index keeps (temporaries: about 1 GB per `chunk` of 16M
+        entries). The prints need not be held: a caller can regenerate them for the
+        second pass (bench/scale.py does).
+
+        `entries` (the total, when the caller knows it) sizes the rows; without it a
+        first pass only counts entries, so the prints are read three times.
+        """
+        if entries is None:
+            entries = sum(len(p.hashes) for p in make_prints())
+        row_bits = int(np.clip(np.ceil(np.log2(max(entries, 1))) - 1, 16, 30))
+        n_rows = 2**row_bits
+        # pass 1: tracks' lengths, and each row's count in cursor[r + 2], so that the
+        # prefix sum below leaves row r's start in cursor[r + 1]
+        track_ids: list[str] = []
+        n_frames: list[int] = []
+        total = 0
+        offset_type = np.uint32 if entries < 2**32 else np.uint64
+        cursor = np.zeros(n_rows + 2, dtype=offset_type)
+        for hashes, _ in _chunks(make_prints(), chunk, track_ids, n_frames):
+            rows, counts = _row_counts(_rows(hashes, row_bits))
+            cursor[rows + 2] += counts.astype(offset_type)
+            total += len(hashes)
+        lengths = np.array(n_frames, dtype=np.int64)
         starts = np.cumsum(lengths) - lengths
         if lengths.sum() >= 2**32:
             raise OverflowError("catalog longer than the uint32 timeline (~38,000 hours)")
-        hashes = np.concatenate([p.hashes for p in prints] or [np.empty(0, np.uint32)])
-        frames = np.concatenate(
-            [p.times.astype(np.uint32) + np.uint32(s) for p, s in zip(prints, starts, strict=True)]
-            or [np.empty(0, np.uint32)]
-        )
-        row_bits = int(np.clip(np.ceil(np.log2(max(len(hashes), 1))) - 1, 16, 30))
-        rows = _rows(hashes, row_bits)
-        order = np.argsort(rows, kind="stable")
-        offset_type = np.uint32 if len(hashes) < 2**32 else np.uint64
-        offsets = np.zeros(2**row_bits + 1, dtype=offset_type)
-        np.cumsum(np.bincount(rows, minlength=2**row_bits), out=offsets[1:])
-        return cls(config, row_bits, offsets, frames[order], [p.track_id for p in prints], starts, lengths)
+        if total >= 2**32 and offset_type == np.uint32:  # `entries` was far off
+            offset_type, cursor = np.uint64, cursor.astype(np.uint64)
+        # cursor[r + 1] = start of row r: the sum of the counts of the rows before it
+        np.cumsum(cursor[1 : n_rows + 1], out=cursor[1 : n_rows + 1], dtype=offset_type)
+        # pass 2: place each chunk's frames at their rows' cursors, advancing them
+        frames = np.empty(total, dtype=np.uint32)
+        track_ids, n_frames = [], []
+        for hashes, times in _chunks(make_prints(), chunk, track_ids, n_frames, starts):
+            packed = (_rows(hashes, row_bits).astype(np.uint64) << np.uint64(32)) | np.arange(
+                len(hashes), dtype=np.uint64
+            )
+            packed.sort()  # by row, then by position: stable
+            rows = (packed >> np.uint64(32)).astype(np.int64)
+            where = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            unique, counts = _row_counts(rows)
+            first = np.repeat(np.cumsum(counts) - counts, counts)
+            position = cursor[rows + 1].astype(np.int64) + np.arange(len(rows)) - first
+            frames[position] = times[where]
+            cursor[unique + 1] += counts.astype(offset_type)
+        if n_frames != lengths.tolist() or int(cursor[n_rows]) != total:
+            raise ValueError("make_prints() yielded other prints the second time")
+        # now cursor[r + 1] is row r's end, which is offsets[r + 1]; cursor[0] is 0
+        return cls(config, row_bits, cursor[: n_rows + 1], frames, track_ids, starts, lengths)
 
     @property
     def n_entries(self) -> int:
