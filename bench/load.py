@@ -60,6 +60,7 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 CODECS = {"mp3": "mp3", "m4a": "aac", "ogg": "libvorbis", "flac": "flac"}  # file extension -> FFmpeg encoder
 SERVER_START_SECONDS = 120.0
 Errors = list[tuple[str, int]]  # Locust's failure messages, with how often each was seen
+NO_CALLS = {"Request Count": "0", "Failure Count": "0", "Requests/s": "0"}  # Locust has no row then
 
 
 # ---- load_test.json ---------------------------------------------------------------------
@@ -73,6 +74,7 @@ class Server(_Strict):
     workers: int = Field(ge=1, description="gunicorn processes (WORKERS)")
     threads: int = Field(ge=1, description="threads per process (THREADS)")
     env: dict[str, str] = Field(default_factory=dict, description="more environment for the server")
+    why: str = Field(default="", description="why this configuration (in the report)")
 
 
 class Media(_Strict):
@@ -192,6 +194,7 @@ def encode(path: Path, samples: np.ndarray, rate: int, media: Media) -> Path:
     source_layout = "mono" if planar.shape[0] == 1 else "stereo"
     with av.open(str(path), "w") as out:
         stream = out.add_stream(CODECS[media.format], rate=media.sample_rate)
+        assert isinstance(stream, av.AudioStream)
         stream.layout = "mono" if media.channels == 1 else "stereo"
         stream.bit_rate = media.bit_rate
         for start in range(0, planar.shape[1], 4096):
@@ -425,10 +428,10 @@ def run_locust(scenario: Scenario, spec: Path, api_url: str, work: Path) -> tupl
             check=False,
         )
     stats_csv = Path(f"{prefix}_final_stats.csv")  # bench/locustfile.py writes them when Locust quits
-    rows = list(csv.DictReader(stats_csv.open())) if stats_csv.exists() else []
-    row = next((r for r in rows if r["Name"] == scenario.name), None)
-    if done.returncode not in (0, 1) or row is None:  # 1: some calls failed, which the report says
+    if done.returncode not in (0, 1) or not stats_csv.exists():  # 1: some calls failed, which the report says
         raise SystemExit(f"locust failed ({done.returncode}):\n{Path(f'{prefix}.out').read_text()[-3000:]}")
+    with stats_csv.open(newline="") as f:
+        row = next((r for r in csv.DictReader(f) if r["Name"] == scenario.name), NO_CALLS)
     with open(f"{prefix}_final_failures.csv", newline="") as f:
         errors = [(r["Error"], int(r["Occurrences"])) for r in csv.DictReader(f)]
     return row, sorted(errors, key=lambda e: -e[1])
@@ -564,6 +567,10 @@ def scenario_section(result: Result, media: Media) -> list[str]:
 
 
 def report(config: LoadTest, server: Server, results: list[Result], load_before: float) -> str:
+    kind = "sync workers" if server.threads == 1 else "gthread workers"  # gunicorn's choice for 1 thread
+    environment = "".join(f", {k}={v}" for k, v in server.env.items())
+    failed = [r.scenario.name for r in results if not r.passed]
+    verdict = f"FAILED ({', '.join(failed)})" if failed else "every scenario passed"
     lines = [
         "# Load test: the identify API",
         "",
@@ -572,13 +579,15 @@ def report(config: LoadTest, server: Server, results: list[Result], load_before:
         "",
         f"Machine: {machine()}; load average {load_before:.2f} before the run.",
         "",
-        f"Server: `functions-framework --target=api` (gunicorn gthread), {server.workers} workers × "
-        f"{server.threads} threads, CLEARED_AUTH=keys (one key, rate limit {key_rate(config)} per process), "
-        "CLEARED_TASK_WORKERS=0, CLEARED_ALLOW_PRIVATE_URLS=true, its own SQLite store holding the demo catalog; "
-        "JSON request logs to a file. Media from a threaded HTTP server on 127.0.0.1 (HTTP/1.0, one connection "
-        "per download), Locust on the same machine.",
+        f"Server: `functions-framework --target=api`, gunicorn {server.workers} {kind} × {server.threads} "
+        f"thread{'s' if server.threads > 1 else ''}{environment}, CLEARED_AUTH=keys (one key, rate limit "
+        f"{key_rate(config)} per process), CLEARED_TASK_WORKERS=0, CLEARED_ALLOW_PRIVATE_URLS=true, its own SQLite "
+        "store holding the demo catalog, JSON request logs to a file. Media from a threaded HTTP server on "
+        "127.0.0.1 (HTTP/1.0, one connection per download); Locust on the same machine, each user calling at "
+        "its share of the rate from a random moment of its first interval.",
         "",
-        f"Result: {'every scenario passed' if all(r.passed for r in results) else 'FAILED'}.",
+        *([f"Why this configuration: {server.why}", ""] if server.why else []),
+        f"Result: {verdict}.",
         "",
     ]
     for result in results:

@@ -8,6 +8,13 @@ scenario's rate over its users) and the answer every call must give. A call is a
 success only when it is a 2xx whose result names the expected track where the excerpt
 was cut from; anything else is a failure, and Locust counts it as an error.
 
+Each user paces itself as Locust's constant_throughput does (a call every 1/pace
+seconds from the start of the last one, at once when the last took longer), but from a
+random moment of its first interval. Locust spawns users in batches (spawn-rate users a
+second), and constant_throughput keeps each user's calls in step with its spawn: at one
+call per user per second, every batch would call in the same instant, each second, and
+the API would see bursts of all the users at once instead of a steady rate.
+
 Locust's --csv files are rewritten every second or so while it runs, and not at the end;
 when Locust quits, this writes the final figures with the same code to
 <csv prefix>_final_stats.csv and _final_failures.csv, which the harness reads.
@@ -18,10 +25,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
+import time
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
@@ -58,7 +68,17 @@ def problem(status: int, body: bytes | None, expect: dict[str, Any]) -> str | No
 class ApiClient(FastHttpUser):
     """One client calling the scenario's request over and over at a steady pace."""
 
-    wait_time = constant_throughput(SCENARIO["per_user_rate"])
+    interval = 1 / SCENARIO["per_user_rate"]
+    next_call = 0.0  # when the next call is due (time.monotonic())
+
+    def on_start(self) -> None:
+        self.next_call = time.monotonic() + random.uniform(0, self.interval)
+        gevent.sleep(max(self.next_call - time.monotonic(), 0.0))
+
+    def wait_time(self) -> float:
+        now = time.monotonic()
+        self.next_call = max(self.next_call + self.interval, now)
+        return self.next_call - now
 
     @task
     def call(self) -> None:
