@@ -6,6 +6,7 @@ DB ?= data/cleared.db
 DEMO := data/demo
 PORT ?= 8080
 WORKERS ?= 2
+THREADS ?= 2
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
@@ -25,10 +26,12 @@ demo: $(VENV)/.installed $(DEMO)/catalog.csv
 	$(PY) -m lib --db $(DB) ingest $(DEMO)/catalog.csv
 
 # The demo catalog, then the API as Cloud Functions serves it: gunicorn with $(WORKERS)
-# workers (`make run DEBUG=1`: Flask's reloading debug server instead).
+# workers of $(THREADS) threads, and OpenBLAS on one thread (identify is CPU work: more
+# threads per core only queue calls, and OpenBLAS's spinning helper thread cost 20 ms of
+# CPU per call; bench/LOAD.md) (`make run DEBUG=1`: Flask's reloading debug server instead).
 run: demo
 	$(PY) -m lib.showcase --db $(DB) --excerpts $(DEMO)/excerpts --port $(PORT)
-	CLEARED_DB=$(DB) WORKERS=$(WORKERS) $(VENV)/bin/functions-framework --target=api --source=main.py \
+	CLEARED_DB=$(DB) WORKERS=$(WORKERS) THREADS=$(THREADS) OPENBLAS_NUM_THREADS=1 $(VENV)/bin/functions-framework --target=api --source=main.py \
 		--port=$(PORT) $(if $(DEBUG),--debug)
 
 lint: $(VENV)/.installed
@@ -108,7 +111,7 @@ deploy-function:
 	$(GCLOUD) functions deploy $(SERVICE) --gen2 --region=$(REGION) --runtime=python311 \
 		--source=. --entry-point=api --trigger-http --allow-unauthenticated \
 		--memory=2Gi --cpu=1 --timeout=300s --max-instances=$(MAX_INSTANCES) \
-		--set-env-vars=CLEARED_DB=/tmp/cleared.db,CLEARED_CATALOG_URL=$(CATALOG_URL),CLEARED_STORAGE=gs://$(BUCKET)/$(STAGE)/uploads \
+		--set-env-vars=THREADS=2,OPENBLAS_NUM_THREADS=1,CLEARED_DB=/tmp/cleared.db,CLEARED_CATALOG_URL=$(CATALOG_URL),CLEARED_STORAGE=gs://$(BUCKET)/$(STAGE)/uploads \
 		--set-secrets=CLEARED_WEBHOOK_SECRET=cleared-webhook-secret:latest
 
 clean:
