@@ -70,10 +70,11 @@ def _answer(api_type: str, incoming: Path, filename: str, source_url: str | None
     """The product's result now, or, for media longer than `sync_media_seconds`, a 202
     and an `identify_media` task that keeps the file (the webhook or polling brings the result)."""
     service = current()
-    if service.runs_longer(incoming):
+    decoded = service.sync_audio(incoming)
+    if decoded is None:
         music = service.keep_music(incoming, filename, source_url)
         return queue_task(tasks.IDENTIFY, music.music_id, {"api_type": api_type}, callback)
-    result = route_req(api_type, service.analyse_file(incoming))
+    result = route_req(api_type, service.analyse(decoded))
     request_log.note(matches=len(result.songs), media_seconds=round(result.media_seconds, 1))
     body = IdentifyResponse(status=Status.success, result=[result])
     return Response(body.model_dump_json(), mimetype="application/json")

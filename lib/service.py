@@ -58,19 +58,33 @@ class Service:
     def close(self) -> None:
         self.database.close()
 
-    def runs_longer(self, path: Path) -> bool:
-        """Is the media too long to answer while the client waits (`sync_media_seconds`)?"""
+    def sync_audio(self, path: Path) -> list[np.ndarray] | None:
+        """The decoded audio when it plays no longer than `sync_media_seconds`, else None.
+
+        One decode both decides between answering now and queueing a task and feeds the
+        scan: decoding the file once to measure it and again to scan it was two thirds of
+        a 10 s MP3's CPU (bench/LOAD.md). No more than that many seconds are held, at the
+        engine's 8 kHz (2 MB for 60 s); container durations are not trusted.
+        """
+        limit = int(self.settings.sync_media_seconds * self.engine.config.sample_rate)
+        chunks: list[np.ndarray] = []
+        held = 0
         try:
-            return audio.longer_than(path, self.settings.sync_media_seconds, self.engine.config)
+            for chunk in audio.stream(path, self.engine.config):
+                held += len(chunk)
+                if held > limit:
+                    return None
+                chunks.append(chunk)
         except audio.DecodeError:
-            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
+            raise _undecodable() from None
+        return chunks
 
     def keep_music(self, incoming: Path, filename: str, source_url: str | None) -> Music:
         """Keep a whole, decodable file (moved from `incoming`) under a new music id."""
         try:
             next(audio.stream(incoming, self.engine.config))
         except (audio.DecodeError, StopIteration):
-            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
+            raise _undecodable() from None
         size, sha1 = incoming.stat().st_size, sha1_of(incoming)
         music_id = uuid.uuid4().hex
         self.uploads.keep(incoming, music_id)
@@ -81,17 +95,29 @@ class Service:
     ) -> Analysis:
         """Scan the file as it decodes (memory stays bounded for media of any length), up to
         `max_seconds` (default: `max_media_seconds`); `tap` sees the decoded samples too."""
-        try:
-            analysis = self.engine.scan_file(path, max_seconds or self.settings.max_media_seconds, tap)
-        except audio.DecodeError:
-            raise ApiError(415, "unsupported_media", "not an audio or video file that can be decoded") from None
-        if analysis.seconds == 0:
-            raise ApiError(415, "unsupported_media", "the file holds no audio samples")
-        if analysis.seconds < _MIN_SECONDS:
-            raise ApiError(
-                422, "audio_too_short", f"{analysis.seconds:.2f} s of audio; send at least {_MIN_SECONDS:g} s"
-            )
-        return analysis
+        limit = max_seconds or self.settings.max_media_seconds
+        return _checked(lambda: self.engine.scan_file(path, limit, tap))
+
+    def analyse(self, chunks: list[np.ndarray]) -> Analysis:
+        """Scan audio already decoded (`sync_audio`)."""
+        return _checked(lambda: self.engine.scan(chunks))
+
+
+def _undecodable() -> ApiError:
+    return ApiError(415, "unsupported_media", "not an audio or video file that can be decoded")
+
+
+def _checked(scan: Callable[[], Analysis]) -> Analysis:
+    """The scan's analysis, or the API's error for media that cannot be decoded or is too short."""
+    try:
+        analysis = scan()
+    except audio.DecodeError:
+        raise _undecodable() from None
+    if analysis.seconds == 0:
+        raise ApiError(415, "unsupported_media", "the file holds no audio samples")
+    if analysis.seconds < _MIN_SECONDS:
+        raise ApiError(422, "audio_too_short", f"{analysis.seconds:.2f} s of audio; send at least {_MIN_SECONDS:g} s")
+    return analysis
 
 
 def current() -> Service:

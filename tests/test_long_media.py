@@ -145,6 +145,20 @@ def test_short_media_is_still_answered_at_once(app: Flask, mix: tuple[Path, list
     assert [s["track_id"] for s in response.json["result"][0]["songs"]] == ["DEMO01"]  # type: ignore[index]
 
 
+@pytest.mark.parametrize(("over", "status"), [(0.0, 200), (0.5, 202)])
+def test_the_sync_limit_is_the_decoded_length(
+    app: Flask, mix: tuple[Path, list[Placed]], tmp_path: Path, over: float, status: int
+) -> None:
+    """Media of exactly `sync_media_seconds` is answered now, half a second more is queued."""
+    seconds = app.extensions["cleared"].settings.sync_media_seconds + over
+    clip = tmp_path / "clip.flac"
+    audio, rate = soundfile.read(mix[0], frames=round(seconds * RATE), dtype="float32")
+    soundfile.write(clip, audio, rate)
+    response = app.test_client().post("/v1/identify/dn", data={"file": (clip.open("rb"), "clip.flac")})
+    assert response.status_code == status, response.json
+    assert ("taskId" in response.json) == (status == 202)  # type: ignore[operator]
+
+
 def test_the_cli_prints_the_same_segments(long_catalog: Path, mix: tuple[Path, list[Placed]]) -> None:
     path, truth = mix
     command = [sys.executable, "-m", "lib", "--db", str(long_catalog), "identify", "--segments", "--json", str(path)]

@@ -139,17 +139,6 @@ def head(chunks: Iterable[Chunk], max_samples: int | None) -> Iterator[Chunk]:
         yield chunk
 
 
-def longer_than(path: str | Path, seconds: float, config: EngineConfig = DEFAULT) -> bool:
-    """Does the audio play past `seconds`? Decodes no more than that (container durations lie)."""
-    limit = int(seconds * config.sample_rate)
-    decoded = 0
-    for chunk in stream(path, config):
-        decoded += len(chunk)
-        if decoded > limit:
-            return True
-    return False
-
-
 def load(path: str | Path, config: EngineConfig = DEFAULT, max_seconds: float | None = None) -> np.ndarray:
     """Decode a file to one array, stopping after `max_seconds` when given."""
     limit = None if max_seconds is None else int(max_seconds * config.sample_rate)
