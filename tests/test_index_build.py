@@ -49,7 +49,7 @@ def test_two_pass_build_matches_straightforward() -> None:
         np.testing.assert_array_equal(index.offsets, offsets)
         np.testing.assert_array_equal(index.frames, frames)
         assert index.track_ids == [p.track_id for p in prints]
-        _, found = index.lookup(prints[3].hashes[:5])
+        found = index.lookup(prints[3].hashes[:5]).frames
         assert len(found) >= 5
 
 
@@ -59,5 +59,5 @@ def test_empty_catalog() -> None:
     assert index.row_bits == row_bits and index.n_entries == 0 and index.track_ids == []
     np.testing.assert_array_equal(index.offsets, offsets)
     np.testing.assert_array_equal(index.frames, frames)
-    probe, found = index.lookup(np.array([1, 2, 3], np.uint32))
+    probe, found, _ = index.lookup(np.array([1, 2, 3], np.uint32))
     assert len(probe) == len(found) == 0

@@ -66,7 +66,7 @@ def test_index_keeps_every_entry_however_full_a_row() -> None:
     same_hash = np.full(10_000, 12345, dtype=np.uint32)
     prints = [TrackPrint(f"t{i}", same_hash, np.arange(10_000, dtype=np.uint32), 10_000) for i in range(3)]
     index = Index.build(prints)
-    _probe, frames = index.lookup(np.array([12345], dtype=np.uint32))
+    frames = index.lookup(np.array([12345], dtype=np.uint32)).frames
     assert len(frames) == 30_000
     track, local = index.locate(frames)
     assert np.bincount(track).tolist() == [10_000] * 3
@@ -122,6 +122,20 @@ def test_noise_alone_matches_nothing(small_index: Index) -> None:
 
 def test_song_outside_the_index_matches_nothing(small_index: Index) -> None:
     assert identify(_excerpt(999, 3.0, 10.0), small_index) == []
+
+
+@pytest.mark.parametrize("speed", [1.0, 1.05])
+def test_crowded_hashes_left_out_of_the_first_pass_still_count(small_index: Index, speed: float) -> None:
+    """With a cap that leaves out most hashes, the first pass only finds the candidate
+    and its evidence is gathered again in full: the same match as with no cap at all."""
+    query = query_landmarks(_excerpt(101, 5.0, 8.0, speed))
+    rows = np.diff(small_index.offsets.astype(np.int64))
+    cap = int(np.percentile(rows[rows > 0], 50))  # about half the probes' rows are over it
+    assert not small_index.lookup(warp(query).hash, cap).complete
+    uncapped = find_matches(query, small_index, replace(DEFAULT, query_hash_cap=2**31))
+    capped = find_matches(query, small_index, replace(DEFAULT, query_hash_cap=cap))
+    assert uncapped and uncapped[0].track_id == "song1"
+    assert capped == uncapped
 
 
 def test_empty_index_matches_nothing() -> None:

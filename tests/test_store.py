@@ -148,7 +148,7 @@ def test_another_engine_sees_adds_and_removes(empty_store: str) -> None:
         Engine(theirs).add(Track(track_id="a"), _print("a"), "sha")
         assert engine.index.track_ids == ["a"]
         theirs.remove("a")
-        probe, _ = engine.index.lookup(_print("a").hashes)
+        probe = engine.index.lookup(_print("a").hashes).probe
         assert len(probe) == 0  # the removed track's postings are hidden at once
 
 
@@ -200,7 +200,7 @@ def test_live_and_stored_lookups_find_every_posting_and_no_removed_one(store: st
         exact = {(i, t, f) for i, code in enumerate(queries.tolist()) for t, f in posted.get(code, ())}
 
         def hits(index: LiveIndex | PostingsIndex) -> set[tuple[int, str, int]]:
-            probe, frames = index.lookup(queries)
+            probe, frames, _ = index.lookup(queries)
             track, local = index.locate(frames)
             return {(int(p), index.track_ids[t], int(f)) for p, t, f in zip(probe, track, local, strict=True)}
 
@@ -209,6 +209,37 @@ def test_live_and_stored_lookups_find_every_posting_and_no_removed_one(store: st
         assert not any(t == "DEMO02" for _, t, _ in hits(cached))
         if catalog.database.dialect == "postgresql":
             assert hits(PostingsIndex.load(catalog.database, DEFAULT)) == exact
+
+
+def test_capped_and_per_track_lookups(store: str) -> None:
+    """`lookup` with a cap leaves out exactly the hashes (rows, in memory) with more
+    entries than the cap; `lookup_in` finds exactly a track's share of each hash's
+    entries. Checked against the uncapped look-up, in memory and in PostgreSQL."""
+    with Catalog(store) as catalog:
+        engine = Engine(catalog)
+        prints = list(catalog.prints())
+        queries = np.concatenate([p.hashes[::5] for p in prints] + [_print("miss", 200).hashes])
+        tracks = np.random.default_rng(1).integers(0, len(prints), len(queries))
+        indexes: list[LiveIndex | PostingsIndex] = [engine.index]  # type: ignore[list-item]
+        if catalog.database.dialect == "postgresql":
+            indexes.append(PostingsIndex.load(catalog.database, DEFAULT))
+        for index in indexes:
+            probe, frames, complete = index.lookup(queries)
+            assert complete and len(probe)
+            per_probe = np.bincount(probe, minlength=len(queries))
+            cap = int(np.percentile(per_probe[per_probe > 0], 75))
+            capped = index.lookup(queries, cap)
+            assert not capped.complete
+            kept = per_probe[probe] <= cap
+            assert sorted(zip(capped.probe.tolist(), capped.frames.tolist(), strict=True)) == sorted(
+                zip(probe[kept].tolist(), frames[kept].tolist(), strict=True)
+            )
+            within = index.lookup_in(queries, tracks)
+            mine = index.locate(frames)[0] == tracks[probe]
+            assert mine.any() and not mine.all()
+            assert sorted(zip(within.probe.tolist(), within.frames.tolist(), strict=True)) == sorted(
+                zip(probe[mine].tolist(), frames[mine].tolist(), strict=True)
+            )
 
 
 def test_update_and_page(empty_store: str) -> None:

@@ -63,6 +63,11 @@ class EngineConfig:
     tempo_range: float = 0.06
     tempo_step: float = 0.03
 
+    # look-ups: a hash with more entries than this is left out of the first pass over the
+    # index (match.py's `search`), which only finds candidates; their evidence is then
+    # counted in full. Nothing in a catalog of a few hours is this crowded.
+    query_hash_cap: int = 8
+
     # matching: hits are grouped by (warp, reference offset) in bins of this many frames.
     offset_bin: int = 4
     min_aligned: int = 6

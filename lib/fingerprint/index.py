@@ -6,7 +6,8 @@ Layout (compressed sparse rows):
     offsets[r] .. offsets[r + 1]               the slice of `frames` holding row r
     frames                                     uint32 frame numbers on one global timeline
                                                where track k occupies
-                                               [starts[k], starts[k] + lengths[k])
+                                               [starts[k], starts[k] + lengths[k]);
+                                               a row lists its tracks in track order
 
 A look-up is two array reads, thousands of look-ups are one vectorised gather, and no
 entry is ever dropped however full a row gets (audfprint's fixed-size buckets drop
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -76,6 +77,15 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, np.uint32)
 
 
+class Hits(NamedTuple):
+    """Index entries met by a look-up: the probe (index into the hashes looked up) that
+    met each one, and its global frame."""
+
+    probe: np.ndarray
+    frames: np.ndarray
+    complete: bool = True  # False when crowded hashes were left out (`cap`)
+
+
 class HashIndex(Protocol):
     """What the matcher needs of an index: this CSR, its live cache (live.py), or
     PostgreSQL's postings (lib/store/postings.py)."""
@@ -86,8 +96,13 @@ class HashIndex(Protocol):
     @property
     def track_ids(self) -> Sequence[str]: ...
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probe index, global frame) for every entry matching any of `hashes`."""
+    def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
+        """Every entry matching any of `hashes`, leaving out the hashes with more than
+        `cap` entries (a big catalog's crowded hashes: most of its hits, nearly all chance)."""
+        ...
+
+    def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
+        """The entries of `hashes[i]` that lie in track `tracks[i]`, for every i (`probe` is i)."""
         ...
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -201,17 +216,56 @@ class Index:
     def nbytes(self) -> int:
         return int(self.offsets.nbytes + self.frames.nbytes + self.starts.nbytes + self.lengths.nbytes)
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (probe index, global frame) for every entry matching any of `hashes`."""
-        rows = _rows(hashes, self.row_bits)
+    def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
+        """Rows stand in for hashes here: a row holding more than `cap` entries is left out.
+
+        Each distinct hash is read once (a warped query repeats each about four times),
+        then copied to its probes: in a big catalog the reads are cache misses, and the
+        copies are not.
+        """
+        unique, inverse = np.unique(hashes, return_inverse=True)
+        rows = _rows(unique, self.row_bits)
         lo = self.offsets[rows].astype(np.int64)
         counts = self.offsets[rows + 1].astype(np.int64) - lo
-        total = int(counts.sum())
-        probe = np.repeat(np.arange(len(hashes)), counts)
-        first = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        return probe, self.frames[first + np.arange(total)]
+        crowded = counts > cap if cap is not None else np.zeros(0, bool)
+        if crowded.any():
+            counts[crowded] = 0
+        _, frames = _gathered(self.frames, lo, counts)
+        return Hits(*_gathered(frames, (np.cumsum(counts) - counts)[inverse], counts[inverse]), not crowded.any())
+
+    def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
+        """A row holds its tracks' entries in track order, so each track's are one run of
+        it, found by binary search: the cost is a search per pair, not the row's length."""
+        rows = _rows(hashes, self.row_bits)
+        lo, hi = self.offsets[rows].astype(np.int64), self.offsets[rows + 1].astype(np.int64)
+        first = _lower_bound(self.frames, lo, hi, self.starts[tracks])
+        end = _lower_bound(self.frames, first, hi, self.starts[tracks] + self.lengths[tracks])
+        return Hits(*_gathered(self.frames, first, end - first))
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Global frames → (track number, frame within that track)."""
         track = np.searchsorted(self.starts, frames, side="right") - 1
         return track, frames.astype(np.int64) - self.starts[track]
+
+
+def _gathered(frames: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, frames[lo[i] + j]) for every i and every j < counts[i]: slices gathered in one go."""
+    total = int(counts.sum())
+    probe = np.repeat(np.arange(len(lo)), counts)
+    first = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    return probe, frames[first + np.arange(total)]
+
+
+def _lower_bound(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """For each i, the first position in values[lo[i]:hi[i]] not below target[i] (hi[i]
+    if none), for slices ordered as far as the comparison goes: a binary search of
+    every slice at once, one vectorised step per halving."""
+    lo, hi = lo.copy(), hi.copy()
+    while True:
+        open_ = np.flatnonzero(lo < hi)
+        if len(open_) == 0:
+            return lo
+        mid = (lo[open_] + hi[open_]) // 2
+        below = values[mid] < target[open_]
+        lo[open_[below]] = mid[below] + 1
+        hi[open_[~below]] = mid[~below]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lib.fingerprint.config import EngineConfig
-from lib.fingerprint.index import Index, TrackPrint
+from lib.fingerprint.index import Hits, Index, TrackPrint
 
 COMPACT_SHARE = 0.1  # delta entries, or hidden base tracks, past this share of the base: rebuild
 
@@ -71,17 +71,30 @@ class LiveIndex:
             return None
         return LiveIndex.joined(self.base, delta_prints, base_hidden)
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The base's and the delta's postings of `hashes`, less those of hidden tracks."""
-        probe, frames = self.base.lookup(hashes)
+    def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
+        """The base's and the delta's entries of `hashes`, less those of hidden tracks."""
+        probe, frames, complete = self.base.lookup(hashes, cap)
         if len(self.delta.track_ids):
-            more_probe, more_frames = self.delta.lookup(hashes)
-            probe = np.concatenate([probe, more_probe])
-            frames = np.concatenate([frames.astype(np.int64), more_frames + self.base.lengths.sum()])
+            more = self.delta.lookup(hashes, cap)
+            probe = np.concatenate([probe, more.probe])
+            frames = np.concatenate([frames.astype(np.int64), more.frames + self.base.lengths.sum()])
+            complete &= more.complete
         if self.hidden.any():
             shown = ~self.hidden[self.locate(frames)[0]]
             probe, frames = probe[shown], frames[shown]
-        return probe, frames
+        return Hits(probe, frames, complete)
+
+    def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
+        """Each pair asks the part (base or delta) that holds its track; hidden tracks have none."""
+        n_base = len(self.base.track_ids)
+        in_delta = tracks >= n_base
+        pairs = [np.flatnonzero(~in_delta), np.flatnonzero(in_delta)]
+        base = self.base.lookup_in(hashes[pairs[0]], tracks[pairs[0]])
+        delta = self.delta.lookup_in(hashes[pairs[1]], tracks[pairs[1]] - n_base)
+        probe = np.concatenate([pairs[0][base.probe], pairs[1][delta.probe]])
+        frames = np.concatenate([base.frames.astype(np.int64), delta.frames + self.base.lengths.sum()])
+        shown = ~self.hidden[tracks[probe]]
+        return Hits(probe[shown], frames[shown])
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         track = np.searchsorted(self.starts, frames, side="right") - 1

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from lib.fingerprint.config import EngineConfig
-from lib.fingerprint.index import TrackPrint
+from lib.fingerprint.index import Hits, TrackPrint
 from lib.store.db import Connection, Database
 from lib.store.postgres import Translated
 
@@ -78,31 +79,74 @@ class PostingsIndex:
         numbers = np.array([r[0] for r in rows], dtype=np.int64)
         return cls(database, config, numbers, [r[1] for r in rows], np.cumsum(lengths) - lengths)
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probe index, global frame) of every posting of any of `hashes`."""
-        unique, inverse = np.unique(hashes, return_inverse=True)
+    def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
+        """The server reads at most `cap` + 1 postings of a hash and sends none of a
+        crowded one, only a row (hash, NULL, NULL) saying it was left out."""
+        unique = np.unique(hashes)
+        if cap is None:
+            rows = self.database.execute(
+                "SELECT hash, track_no, frame FROM postings WHERE hash = ANY(?::int4[])", (unique.tolist(),)
+            ).rows
+        else:
+            rows = self.database.execute(_CAPPED, (cap, cap, unique.tolist(), cap + 1, cap)).rows
+        posted = [r for r in rows if r[1] is not None]
+        probe, found = self._joined(posted, hashes)
+        return Hits(probe, self.starts[found[:, 1]] + found[:, 2], complete=len(posted) == len(rows))
+
+    def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
+        """One query for all pairs (their distinct hashes and tracks), matched to the
+        pairs here: the server scans each hash's postings once, and sends only those
+        of the tracks asked for."""
+        if len(hashes) == 0:
+            return Hits(np.empty(0, np.int64), np.empty(0, np.int64))
         rows = self.database.execute(
-            "SELECT hash, track_no, frame FROM postings WHERE hash = ANY(?::int4[])", (unique.tolist(),)
+            "SELECT hash, track_no, frame FROM postings WHERE hash = ANY(?::int4[]) AND track_no = ANY(?::int8[])",
+            (np.unique(hashes).tolist(), self.numbers[np.unique(tracks)].tolist()),
         ).rows
-        if not rows:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        found = np.array(rows, dtype=np.int64)
-        # postings of tracks added after this snapshot wait for the next one
+        probe, found = self._joined(rows, hashes, tracks)
+        return Hits(probe, self.starts[found[:, 1]] + found[:, 2])
+
+    def _joined(
+        self, rows: list[tuple[Any, ...]], hashes: np.ndarray, tracks: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each posting (hash, track_no, frame) of `rows`, once for every i whose hashes[i]
+        is its hash (and tracks[i] its track, when given): (those i, the postings as
+        int64 (hash, track number, frame)). Postings of tracks added after this snapshot
+        wait for the next one."""
+        found = np.array(rows, dtype=np.int64).reshape(-1, 3)
         known = np.searchsorted(self.numbers, found[:, 1]).clip(max=max(len(self.numbers) - 1, 0))
         kept = self.numbers[known] == found[:, 1] if len(self.numbers) else np.zeros(len(found), bool)
-        found, known = found[kept], known[kept]
-        frames = self.starts[known] + found[:, 2]
-        # every probe carrying a posting's hash gets the posting
-        slot = np.searchsorted(unique, found[:, 0])
+        found = found[kept]
+        found[:, 1] = known[kept]
+        keys, found_keys = hashes.astype(np.int64), found[:, 0]
+        if tracks is not None:
+            keys, found_keys = (keys << 32) | tracks, (found_keys << 32) | found[:, 1]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        slot = np.searchsorted(unique, found_keys).clip(max=max(len(unique) - 1, 0))
+        asked = unique[slot] == found_keys if len(unique) else np.zeros(len(found), bool)
+        found, slot = found[asked], slot[asked]
         by_slot = np.argsort(inverse, kind="stable")
         first = np.searchsorted(inverse[by_slot], np.arange(len(unique) + 1))
         counts = (first[1:] - first[:-1])[slot]
         probe = by_slot[np.repeat(first[slot], counts) + _ranks(counts)]
-        return probe, np.repeat(frames, counts)
+        return probe, np.repeat(found, counts, axis=0)
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         track = np.searchsorted(self.starts, frames, side="right") - 1
         return track, frames.astype(np.int64) - self.starts[track]
+
+
+# each hash's postings, read up to cap + 1 of them and sent only when they are no more
+# than the cap; a crowded hash sends one row without a posting instead. Parameters: the
+# cap twice, the hashes, cap + 1, the cap.
+_CAPPED = """
+SELECT hash, CASE WHEN n <= ? THEN track_no END, CASE WHEN n <= ? THEN frame END FROM (
+    SELECT q.hash, p.track_no, p.frame, count(*) OVER (PARTITION BY q.hash) AS n,
+           row_number() OVER (PARTITION BY q.hash) AS k
+    FROM unnest(?::int4[]) AS q(hash)
+    CROSS JOIN LATERAL (SELECT track_no, frame FROM postings WHERE postings.hash = q.hash LIMIT ?) AS p
+) AS found WHERE n <= ? OR k = 1
+"""
 
 
 def _ranks(counts: np.ndarray) -> np.ndarray:
