@@ -97,8 +97,9 @@ class HashIndex(Protocol):
     def track_ids(self) -> Sequence[str]: ...
 
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
-        """Every entry matching any of `hashes`, leaving out the hashes with more than
-        `cap` entries (a big catalog's crowded hashes: most of its hits, nearly all chance)."""
+        """Every entry matching any of `hashes`; given a `cap`, the index may leave out the
+        hashes with more than `cap` entries (a big catalog's crowded hashes: most of its
+        hits, nearly all chance), and `complete` says whether it did."""
         ...
 
     def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
@@ -217,21 +218,17 @@ class Index:
         return int(self.offsets.nbytes + self.frames.nbytes + self.starts.nbytes + self.lengths.nbytes)
 
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
-        """Rows stand in for hashes here: a row holding more than `cap` entries is left out.
-
-        Each distinct hash is read once (a warped query repeats each about four times),
-        then copied to its probes: in a big catalog the reads are cache misses, and the
-        copies are not.
-        """
-        unique, inverse = np.unique(hashes, return_inverse=True)
-        rows = _rows(unique, self.row_bits)
+        """Rows stand in for hashes here: a row holding more than `cap` entries is left out,
+        but only when the probes meet more than `cap` entries each on average. A small
+        catalog's few crowded rows cost little, and leaving them out would cost the
+        matcher a second pass for nothing."""
+        rows = _rows(hashes, self.row_bits)
         lo = self.offsets[rows].astype(np.int64)
         counts = self.offsets[rows + 1].astype(np.int64) - lo
-        crowded = counts > cap if cap is not None else np.zeros(0, bool)
-        if crowded.any():
-            counts[crowded] = 0
-        _, frames = _gathered(self.frames, lo, counts)
-        return Hits(*_gathered(frames, (np.cumsum(counts) - counts)[inverse], counts[inverse]), not crowded.any())
+        complete = cap is None or counts.sum() <= cap * len(counts)
+        if not complete:
+            counts[counts > cap] = 0
+        return Hits(*_gathered(self.frames, lo, counts), complete)
 
     def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
         """A row holds its tracks' entries in track order, so each track's are one run of

@@ -81,7 +81,9 @@ class PostingsIndex:
 
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
         """The server reads at most `cap` + 1 postings of a hash and sends none of a
-        crowded one, only a row (hash, NULL, NULL) saying it was left out."""
+        crowded one, only a row (hash, NULL, NULL) saying it was left out. Unlike the
+        in-memory index, it leaves them out whatever the average: it would take another
+        round trip to count first."""
         unique = np.unique(hashes)
         if cap is None:
             rows = self.database.execute(
