@@ -29,6 +29,7 @@ from lib.fingerprint.config import DEFAULT, EngineConfig
 _GOLDEN = np.uint64(0x9E3779B1)  # Knuth's multiplicative constant: spreads skewed codes evenly
 
 
+KEPT_PROBES = 0.75  # the share of a look-up's probes a cap never leaves out
 CHUNK_ENTRIES = 1 << 24  # entries sorted at once by the build: about 1 GB of temporaries
 
 
@@ -227,7 +228,9 @@ class Index:
         counts = self.offsets[rows + 1].astype(np.int64) - lo
         complete = cap is None or counts.sum() <= cap * len(counts)
         if not complete:
-            counts[counts > cap] = 0
+            # never more than the most crowded quarter of the probes: past 1,000 hours a
+            # fixed cap left out most of a true match's hashes too (docs/engine.md)
+            counts[counts > max(cap, np.quantile(counts, KEPT_PROBES))] = 0
         return Hits(*_gathered(self.frames, lo, counts), complete)
 
     def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
