@@ -231,7 +231,7 @@ class Index:
             # never more than the most crowded quarter of the probes: past 1,000 hours a
             # fixed cap left out most of a true match's hashes too (docs/engine.md)
             counts[counts > max(cap, np.quantile(counts, KEPT_PROBES))] = 0
-        return Hits(*_gathered(self.frames, lo, counts), complete)
+        return Hits(*gather_runs(self.frames, lo, counts), complete)
 
     def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
         """A row holds its tracks' entries in track order, so each track's are one run of
@@ -240,7 +240,7 @@ class Index:
         lo, hi = self.offsets[rows].astype(np.int64), self.offsets[rows + 1].astype(np.int64)
         first = _lower_bound(self.frames, lo, hi, self.starts[tracks])
         end = _lower_bound(self.frames, first, hi, self.starts[tracks] + self.lengths[tracks])
-        return Hits(*_gathered(self.frames, first, end - first))
+        return Hits(*gather_runs(self.frames, first, end - first))
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Global frames → (track number, frame within that track)."""
@@ -248,7 +248,7 @@ class Index:
         return track, frames.astype(np.int64) - self.starts[track]
 
 
-def _gathered(frames: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gather_runs(frames: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(i, frames[lo[i] + j]) for every i and every j < counts[i]: slices gathered in one go."""
     total = int(counts.sum())
     probe = np.repeat(np.arange(len(lo)), counts)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lib.fingerprint.config import EngineConfig
-from lib.fingerprint.index import Hits, TrackPrint
+from lib.fingerprint.index import Hits, TrackPrint, gather_runs
 from lib.store.db import Connection, Database
 from lib.store.postgres import Translated
 
@@ -130,7 +130,7 @@ class PostingsIndex:
         by_slot = np.argsort(inverse, kind="stable")
         first = np.searchsorted(inverse[by_slot], np.arange(len(unique) + 1))
         counts = (first[1:] - first[:-1])[slot]
-        probe = by_slot[np.repeat(first[slot], counts) + _ranks(counts)]
+        _, probe = gather_runs(by_slot, first[slot], counts)
         return probe, np.repeat(found, counts, axis=0)
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,9 +149,3 @@ SELECT hash, CASE WHEN n <= ? THEN track_no END, CASE WHEN n <= ? THEN frame END
     CROSS JOIN LATERAL (SELECT track_no, frame FROM postings WHERE postings.hash = q.hash LIMIT ?) AS p
 ) AS found WHERE n <= ? OR k = 1
 """
-
-
-def _ranks(counts: np.ndarray) -> np.ndarray:
-    """0, 1, ..., c - 1 for each count c, concatenated."""
-    ends = np.cumsum(counts)
-    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
