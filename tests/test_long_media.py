@@ -93,17 +93,18 @@ def app(long_catalog: Path, tmp_path: Path) -> Iterator[Flask]:
 def segments_match_the_truth(segments: list[dict[str, Any]], truth: list[Placed]) -> None:
     """One segment per catalog piece, of its track, nothing else; boundaries where they are.
 
-    The issue asks for boundaries within 1 s. Measured here: cuts and silences within
-    1.25 s (the region ends at the last aligned landmark, up to a second before the
-    music stops), cross-fades within the fade (the song is found once it is about as
-    loud as the other one). These are the bounds held; docs/engine.md has the figures.
+    The issue asks for boundaries within 1 s: held at cuts and silences. At a
+    cross-fade the bound held is the fade itself: an edge is followed (edges.py) only as
+    far as the quieter song still shows aligned landmarks, and on these generated songs
+    one fade-in is found 2.3 s into its 3 s fade. docs/engine.md has the hour-long
+    mix's figures.
     """
     assert len(segments) == len(truth), [(s["track_id"], s["start_offset"], s["end_offset"]) for s in segments]
     for found, piece in zip(segments, truth, strict=True):  # both in media order
         assert found["track_id"] == piece.track_id
         start, end = found["start_offset"] / 1000, found["end_offset"] / 1000
-        assert piece.start - 0.5 <= start <= piece.start + max(1.25, piece.fade_in + 0.5), (piece, start)
-        assert piece.end - max(1.25, piece.fade_out + 0.5) <= end <= piece.end + 0.5, (piece, end)
+        assert piece.start - 0.5 <= start <= piece.start + max(1.0, piece.fade_in + 0.5), (piece, start)
+        assert piece.end - max(1.0, piece.fade_out + 0.5) <= end <= piece.end + 0.5, (piece, end)
         assert found["speed"] == pytest.approx(piece.speed, abs=0.01)  # reference seconds per media second
         assert abs(found["ref_start"] / 1000 - piece.ref_start - (start - piece.start) * piece.speed) <= 0.5
 

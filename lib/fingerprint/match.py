@@ -21,7 +21,7 @@ from lib.fingerprint.score import confidence
 _OFFSET_BIAS = 2**24  # keeps offset bins non-negative inside the packed cell key
 _CELLS_PER_WARP = 2**33  # more than every offset bin of the uint32 timeline, biased
 _SCATTER = 0x9E3779B1  # odd multiplier that spreads the warps' cells over the buckets
-_MAX_GAP = 1.0  # seconds between aligned anchors of one matched region
+MAX_GAP = 1.0  # seconds between aligned anchors of one matched region
 _MIN_FIT_SPAN = 4.0  # seconds of aligned anchors needed to measure tempo
 
 
@@ -238,7 +238,7 @@ def _refine(
     # One vote per query anchor frame: the triplets of one anchor share peaks, so a
     # single chance coincidence of a few peaks would otherwise cast a dozen votes.
     _, unique = np.unique(np.rint(q), return_index=True)
-    q_start, last_anchor = _matched_region(q[unique], round(_MAX_GAP / config.frame_seconds))
+    q_start, last_anchor = _matched_region(q[unique], round(MAX_GAP / config.frame_seconds))
     # the region ends where the evidence does: the last peak of its last anchors' landmarks
     q_end = float(ends[(q >= q_start) & (q <= last_anchor)].max())
     q, r = q[unique], r[unique]

@@ -13,6 +13,8 @@ Windows of one track merge into one segment when
   gives no landmarks, yet the track plays on;
 - or they lie less than a window apart at different alignments: songs repeat
   themselves (a loop, a chorus), and a window may align with the repeat instead.
+Segments are merged as the windows arrive, so that each edge can be refined (edges.py)
+on the spectrogram of the last few dozen seconds, which is all the scan holds.
 
 Each window is a new chance for chance: the strongest chance alignment grows with the
 number of hypotheses searched (score.py), so segments are scored against the warps
@@ -24,10 +26,12 @@ benchmark mix showed 8 chance segments of 1-4 s (11-14 anchors, scores 50-61).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import replace
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.edges import REACH, Edges, Spectra
 from lib.fingerprint.hashes import Landmarks
 from lib.fingerprint.index import HashIndex
 from lib.fingerprint.match import Match, find_matches
@@ -38,42 +42,27 @@ _SAME_ALIGNMENT = 1.0  # seconds
 _QUIET_GAP = 15.0  # seconds
 
 
-def window_starts(n_frames: int, window: int, hop: int) -> list[int]:
-    """Window start frames covering [0, n_frames): every `hop`, the last one ending at the end."""
-    if n_frames <= window:
-        return [0]
-    starts = list(range(0, n_frames - window, hop))
-    return [*starts, n_frames - window]
-
-
 def _same_alignment(a: Match, b: Match) -> bool:
     """Does `b` continue `a`: is `b`'s start where `a`'s alignment puts that moment of the query?"""
     expected = a.ref_start + a.speed * (b.query_start - a.query_start)
     return abs(b.ref_start - expected) <= _SAME_ALIGNMENT
 
 
-def merge(matches: list[Match], gap: float) -> list[Match]:
-    """Join the matches of one track that continue each other (module docstring)."""
-    segments: list[Match] = []
-    for m in sorted(matches, key=lambda m: (m.track_id, m.query_start)):
-        last = segments[-1] if segments else None
-        if last is not None and last.track_id == m.track_id and _continues(last, m, gap):
-            strongest = m if m.aligned > last.aligned else last
-            start, end = min(m.query_start, last.query_start), max(m.query_end, last.query_end)
-            segments[-1] = replace(
-                strongest,
-                score=max(m.score, last.score),
-                aligned=max(m.aligned, last.aligned),
-                query_start=start,
-                query_end=end,
-                # the strongest window's alignment, carried to the segment's ends
-                # (a repeat's alignment may reach back past the track's start: clamped)
-                ref_start=max(round(strongest.ref_start - strongest.speed * (strongest.query_start - start), 3), 0.0),
-                ref_end=round(strongest.ref_end + strongest.speed * (end - strongest.query_end), 3),
-            )
-        else:
-            segments.append(m)
-    return sorted(segments, key=lambda s: (s.query_start, -s.score))
+def _joined(a: Match, b: Match) -> Match:
+    """One segment of `a` and `b` (no earlier than `a`), with the stronger one's alignment."""
+    strongest = b if b.aligned > a.aligned else a
+    start, end = min(a.query_start, b.query_start), max(a.query_end, b.query_end)
+    return replace(
+        strongest,
+        score=max(a.score, b.score),
+        aligned=max(a.aligned, b.aligned),
+        query_start=start,
+        query_end=end,
+        # the strongest window's alignment, carried to the segment's ends
+        # (a repeat's alignment may reach back past the track's start: clamped)
+        ref_start=max(round(strongest.ref_start - strongest.speed * (strongest.query_start - start), 3), 0.0),
+        ref_end=round(strongest.ref_end + strongest.speed * (end - strongest.query_end), 3),
+    )
 
 
 def _continues(a: Match, b: Match, gap: float) -> bool:
@@ -89,32 +78,78 @@ def _rescored(matches: list[Match], windows: int, config: EngineConfig) -> list[
     return [m for m in rescored if m.score >= config.min_score]
 
 
+class _Segments:
+    """`_continues`' rule applied as the windows' matches arrive, in query order (as if
+    they were all sorted at the end), each segment's edges refined (edges.py) while the
+    spectrogram around them is still held: its start when it opens, its end once no
+    later window can continue it."""
+
+    def __init__(self, edges: Edges, gap: float) -> None:
+        self.edges, self.gap = edges, gap
+        self.waiting: list[Match] = []  # found, possibly before an earlier-starting one
+        self.open: dict[str, Match] = {}  # each track's latest segment
+        self.closed: list[Match] = []
+
+    def found(self, matches: Iterable[Match]) -> None:
+        self.waiting.extend(matches)
+
+    def settle(self, before: float) -> None:
+        """Take in the matches that start before `before`, the start of the next window
+        (no later window finds one), and close the segments none from there on continues."""
+        ready = sorted((m for m in self.waiting if m.query_start < before), key=lambda m: m.query_start)
+        self.waiting = [m for m in self.waiting if m.query_start >= before]
+        for m in ready:
+            last = self.open.get(m.track_id)
+            if last is not None and _continues(last, m, self.gap):
+                self.open[m.track_id] = _joined(last, m)
+            else:
+                if last is not None:
+                    self.closed.append(self.edges.end(last))
+                self.open[m.track_id] = self.edges.start(m)
+        for track_id, segment in list(self.open.items()):
+            if before - segment.query_end > max(self.gap, _QUIET_GAP):
+                self.closed.append(self.edges.end(self.open.pop(track_id)))
+
+    def all(self) -> list[Match]:
+        self.settle(math.inf)
+        return sorted(self.closed, key=lambda s: (s.query_start, -s.score))
+
+
 def scan(
     spans: Iterable[Span], index: HashIndex, config: EngineConfig = DEFAULT,
     window: float = 10.0, hop: float = 5.0, limit: int = 5,
 ) -> list[Match]:  # fmt: skip
     """Every (track, alignment) segment heard in the query, in query order.
 
-    Windows run as soon as the spans cover them, and landmarks behind the next window
-    are dropped, so memory does not grow with the query. The windows are those of
-    `window_starts` over the whole query.
+    Windows start every `hop` and the last one ends at the query's end; each runs as
+    soon as the spans cover it. Landmarks behind the next window are dropped, and the
+    spectrogram is held only as far back as an edge still to refine, so memory does
+    not grow with the query.
     """
-    size, step = round(window / config.frame_seconds), round(hop / config.frame_seconds)
-    found: list[Match] = []
+    fs = config.frame_seconds
+    size, step = round(window / fs), round(hop / fs)
+    # the oldest edge still to refine ends more than the quiet gap before the next
+    # window, by at most a hop; its search reaches REACH beyond it
+    held = round((max(window, _QUIET_GAP) + hop + REACH) / fs)
+    spectra = Spectra(config.n_bins)
+    segments = _Segments(Edges(index, spectra, config), gap=window)
     pending = Landmarks.empty()
     next_start = n_frames = windows = 0
 
     def run(start: int) -> None:
         nonlocal windows
         windows += 1
-        shift = start * config.frame_seconds
-        for m in find_matches(pending.window(start, start + size), index, config, limit):
-            found.append(
-                replace(m, query_start=round(m.query_start + shift, 3), query_end=round(m.query_end + shift, 3))
-            )
+        shift = start * fs
+        segments.settle(round(shift, 3))
+        spectra.forget_before(start - held)
+        segments.found(
+            replace(m, query_start=round(m.query_start + shift, 3), query_end=round(m.query_end + shift, 3))
+            for m in find_matches(pending.window(start, start + size), index, config, limit)
+        )
 
     for span in spans:
         pending = Landmarks.joined([pending.window(next_start, span.start, clock=0), span.marks])
+        spectra.add(span.spec)
         n_frames = span.stop
         while next_start + size < n_frames:
             run(next_start)
@@ -122,4 +157,4 @@ def scan(
     for start in range(next_start, n_frames - size, step):
         run(start)
     run(max(n_frames - size, 0))
-    return _rescored(merge(found, gap=window), windows, config)
+    return _rescored(segments.all(), windows, config)

@@ -31,6 +31,7 @@ class Span:
     marks: Landmarks  # anchored in [start, stop), on the whole input's clock
     start: int  # frames
     stop: int
+    spec: np.ndarray  # the spectrogram's frames [start, stop): segment edges are refined on them (edges.py)
 
 
 def _second(config: EngineConfig) -> int:
@@ -73,7 +74,7 @@ def landmark_spans(
         spec = spectrogram(piece, config)[: hi - lo]
         peaks = find_peaks(spec, config.query_peaks_per_second, config, level)
         marks = landmarks(peaks, config.query_fanout, config)
-        return Span(marks.window(start - lo, stop - lo, clock=-lo), start, stop)
+        return Span(marks.window(start - lo, stop - lo, clock=-lo), start, stop, spec[start - lo : stop - lo])
 
     for chunk in chunks:
         buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])
