@@ -128,8 +128,8 @@ def scan(
     """
     fs = config.frame_seconds
     size, step = round(window / fs), round(hop / fs)
-    # the oldest edge still to refine ends more than the quiet gap before the next
-    # window, by at most a hop; its search reaches REACH beyond it
+    # an end still to refine lies at most max(window, quiet gap) + hop before the next
+    # window, a start at most a hop; their searches reach back dt_max and REACH
     held = round((max(window, _QUIET_GAP) + hop + REACH) / fs)
     spectra = Spectra(config.n_bins)
     segments = _Segments(Edges(index, spectra, config), gap=window)
