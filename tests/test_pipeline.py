@@ -143,8 +143,9 @@ def crowded_index() -> Index:
 @pytest.mark.parametrize("speed", [1.0, 1.05])
 def test_crowded_hashes_left_out_of_the_first_pass_still_count(crowded_index: Index, speed: float) -> None:
     """With a cap that leaves out the crowded half of the song's hashes, the first pass
-    only finds the candidate, and its evidence is gathered again in full: the same
-    match as with no cap at all."""
+    probes only the grid's seeds and only finds the candidate, whose evidence is then
+    gathered in full over the seed's neighbourhood: the same match as with no cap,
+    where every hit of every warp is searched at once."""
     query = query_landmarks(_excerpt(101, 5.0, 8.0, speed))
     cap = 4
     assert not crowded_index.lookup(warp(query, grid=full_grid(DEFAULT)).hash, cap).complete
@@ -184,3 +185,17 @@ def test_bucket_prefilter_keeps_every_qualifying_cell() -> None:
     assert keys.tolist() == exact_keys.tolist()
     assert counts.tolist() == exact_counts.tolist()
     assert len(keys) >= 4
+
+
+def test_grid_seeds_cover_every_hypothesis_within_a_step() -> None:
+    """The seeds are every other hypothesis on each axis, both ends included, and each
+    hypothesis of the grid lies in some seed's neighbourhood, one step away at most."""
+    grid = full_grid(DEFAULT)
+    seeds = grid.seeds()
+    n_tempos = len(grid.tempos)
+    assert [divmod(s, n_tempos) for s, _ in seeds] == [(p, t) for p in (0, 2, 4, 6, 8) for t in (0, 2, 4)]
+    for seed, around in seeds:
+        p, t = divmod(seed, n_tempos)
+        assert all(abs(q - p) <= 1 and abs(u - t) <= 1 for q, u in (divmod(int(w), n_tempos) for w in around))
+    assert sorted({int(w) for _, around in seeds for w in around}) == list(range(len(grid)))
+    assert [(s, a.tolist()) for s, a in Grid((0.0,), (1.0,)).seeds()] == [(0, [0])]

@@ -64,9 +64,10 @@ class EngineConfig:
     tempo_step: float = 0.03
 
     # look-ups: a hash with more entries than this is left out of the first pass over the
-    # index (match.py's `search`), which only finds candidates; their evidence is then
-    # counted in full. In memory only when the probes meet more than this many entries
-    # each on average (catalogs of hundreds of hours; docs/engine.md, "Catalog scale").
+    # index (match.py's `search`), which then probes only the grid's seeds and only
+    # finds candidates; their evidence is then counted in full. In memory only when the
+    # probes meet more than this many entries each on average (catalogs of hundreds of
+    # hours; docs/engine.md, "Catalog scale").
     query_hash_cap: int = 8
 
     # matching: hits are grouped by (warp, reference offset) in bins of this many frames.

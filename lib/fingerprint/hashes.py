@@ -77,6 +77,30 @@ class Grid:
         p, r = divmod(i, len(self.tempos))
         return self.pitches[p], self.tempos[r]
 
+    def seeds(self) -> list[tuple[int, np.ndarray]]:
+        """Every other hypothesis on each axis (both ends included), each with the
+        hypotheses within one step of it on both axes.
+
+        Neighbouring hypotheses quantise most landmarks alike (a half-bin pitch step
+        moves half the anchor bins, a 3 % tempo step a third of the spans), so the
+        seeds alone find a match's cell with a third of the look-ups, and its
+        neighbourhood then measures it at the grid's full resolution (match.py).
+        """
+        n_pitches, n_tempos = len(self.pitches), len(self.tempos)
+
+        def around(p: int, r: int) -> np.ndarray:
+            return np.array([q * n_tempos + s for q in _within_one(p, n_pitches) for s in _within_one(r, n_tempos)])
+
+        return [(p * n_tempos + r, around(p, r)) for p in _every_other(n_pitches) for r in _every_other(n_tempos)]
+
+
+def _every_other(n: int) -> list[int]:
+    return sorted({*range(0, n, 2), n - 1})
+
+
+def _within_one(i: int, n: int) -> range:
+    return range(max(i - 1, 0), min(i + 2, n))
+
 
 IDENTITY = Grid((0.0,), (1.0,))
 

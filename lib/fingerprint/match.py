@@ -99,17 +99,32 @@ def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig,
     Cells are keyed by offset on the global timeline: tracks occupy disjoint ranges of
     it, so no per-hit track look-up is needed; only candidate cells are located.
 
-    In a big catalog most hits come from a few crowded hashes and nearly all of them by
-    chance (at 1,000 hours the 25 % of probes whose hashes have more than 8 entries
-    meet 90 % of the hits). The first pass leaves those hashes out
-    (`query_hash_cap`) and only finds the candidate cells; when it did leave some out,
-    each candidate's evidence is then gathered again from all its warp's probes, the
-    crowded ones included, but only within its track, which costs a search per probe
-    instead of a pass over every hit (docs/engine.md, "Catalog scale").
+    Look-up cost is the number of index entries the probes meet. A small catalog's
+    entries are few and cheap: every warp is looked up at once and the hits are the
+    whole evidence. In a big one (the index thins the look-up: `query_hash_cap`) the
+    first pass meets as few entries as it can and only finds candidate (track, warp)
+    cells; each candidate's evidence is then gathered from all its probes, but only
+    within its track, which costs a search per probe instead of a pass over every hit
+    (docs/engine.md, "Catalog scale"). That first pass saves twice:
+
+    - it leaves out crowded hashes: most hits come from a few of them, nearly all by
+      chance (at 1,000 hours the 25 % of probes whose hashes have more than 8 entries
+      meet 90 % of the hits);
+    - it probes only the grid's seeds (`Grid.seeds`: every other hypothesis on each
+      axis, a third of the grid), and a candidate is then measured over its seed's
+      neighbourhood, where its best hypothesis is taken.
     """
     probes = warp(marks, config, grid)
-    hits = index.lookup(probes.hash, config.query_hash_cap)
-    probe, frames = hits.probe, hits.frames
+    seeds = grid.seeds()
+    seeded = np.isin(probes.warp, [seed for seed, _ in seeds])
+    first = np.flatnonzero(seeded)
+    hits = index.lookup(probes.hash[first], config.query_hash_cap)
+    probe, frames = first[hits.probe], hits.frames
+    seeds_only = not hits.complete
+    if not seeds_only and len(first) < len(probes.hash):
+        rest = np.flatnonzero(~seeded)
+        more = index.lookup(probes.hash[rest])
+        probe, frames = np.concatenate([probe, rest[more.probe]]), np.concatenate([frames, more.frames])
     offset_bin = _offset_bins(frames, probes.t[probe], config)
     warp_of = probes.warp[probe]
     kept = _candidates(warp_of, offset_bin, config.min_aligned)
@@ -120,17 +135,18 @@ def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig,
     cell_track, _ = index.locate(frames[sample])
     # strongest cell per track, strongest tracks first
     order = np.lexsort((-counts, cell_track))
-    first = np.r_[True, cell_track[order][1:] != cell_track[order][:-1]]
-    best = order[first]
+    first_of_track = np.r_[True, cell_track[order][1:] != cell_track[order][:-1]]
+    best = order[first_of_track]
     best = best[np.argsort(-counts[best], kind="stable")][: limit * 3]
     cells = [(int(cell_track[k]), *divmod(int(keys[k]), _CELLS_PER_WARP)) for k in best]
-    if hits.complete:
-        evidence = [_near(probe, frames, offset_bin, warp_of == w, b, index, track) for track, w, b in cells]
+    if not seeds_only:
+        evidence = [(w, _near(probe, frames, offset_bin, warp_of == w, b, index, track)) for track, w, b in cells]
     else:
-        evidence = _verified(probes, index, [(track, w) for track, w, _ in cells], config)
+        around = dict(seeds)
+        evidence = _verified(probes, index, [(track, around[w]) for track, w, _ in cells], config)
 
     matches = []
-    for (track, warp_index, _), (cell_probe, local) in zip(cells, evidence, strict=True):
+    for (track, _, _), (warp_index, (cell_probe, local)) in zip(cells, evidence, strict=True):
         if len(cell_probe) == 0:
             continue
         landmark = probes.landmark[cell_probe]
@@ -166,23 +182,25 @@ def _near(
 
 
 def _verified(
-    probes: Hashes, index: HashIndex, candidates: list[tuple[int, int]], config: EngineConfig
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each (track, warp) candidate's evidence from every probe of its warp, crowded
-    hashes included, around its best offset: one `lookup_in` for all of them."""
-    asked = [np.flatnonzero(probes.warp == w) for _, w in candidates]
+    probes: Hashes, index: HashIndex, candidates: list[tuple[int, np.ndarray]], config: EngineConfig
+) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """Each (track, warps) candidate's evidence from every probe of those warps, crowded
+    hashes included, in its best (warp, offset) cell: one `lookup_in` for all of them.
+    Returns (the best warp, its evidence) per candidate."""
+    asked = [np.flatnonzero(np.isin(probes.warp, warps)) for _, warps in candidates]
     label = np.repeat(np.arange(len(candidates)), [len(a) for a in asked])
     asking = np.concatenate(asked) if asked else np.empty(0, np.int64)
     tracks = np.array([track for track, _ in candidates], dtype=np.int64)[label]
     hits = index.lookup_in(probes.hash[asking], tracks)
     probe, frames, which = asking[hits.probe], hits.frames, label[hits.probe]
     offset_bin = _offset_bins(frames, probes.t[probe], config)
+    warp_of = probes.warp[probe]
     evidence = []
-    for c, (track, _) in enumerate(candidates):
+    for c, (track, warps) in enumerate(candidates):
         mine = which == c
-        keys, counts, _ = _best_cells(offset_bin[mine], 1)
-        bin_k = int(keys[np.argmax(counts)]) if len(keys) else 0
-        evidence.append(_near(probe, frames, offset_bin, mine, bin_k, index, track))
+        keys, counts, _ = _best_cells(warp_of[mine] * _CELLS_PER_WARP + offset_bin[mine], 1)
+        w, bin_k = divmod(int(keys[np.argmax(counts)]), _CELLS_PER_WARP) if len(keys) else (int(warps[0]), 0)
+        evidence.append((w, _near(probe, frames, offset_bin, mine & (warp_of == w), bin_k, index, track)))
     return evidence
 
 
