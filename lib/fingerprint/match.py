@@ -116,13 +116,13 @@ def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig,
     """
     probes = warp(marks, config, grid)
     seeds = grid.seeds()
-    seeded = np.isin(probes.warp, [seed for seed, _ in seeds])
-    first = np.flatnonzero(seeded)
+    is_seed = np.isin(probes.warp, [seed for seed, _ in seeds])
+    first = np.flatnonzero(is_seed)
     hits = index.lookup(probes.hash[first], config.query_hash_cap)
     probe, frames = first[hits.probe], hits.frames
     seeds_only = not hits.complete
     if not seeds_only and len(first) < len(probes.hash):
-        rest = np.flatnonzero(~seeded)
+        rest = np.flatnonzero(~is_seed)
         more = index.lookup(probes.hash[rest])
         probe, frames = np.concatenate([probe, rest[more.probe]]), np.concatenate([frames, more.frames])
     offset_bin = _offset_bins(frames, probes.t[probe], config)
