@@ -116,7 +116,9 @@ def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig,
     """
     probes = warp(marks, config, grid)
     seeds = grid.seeds()
-    is_seed = np.isin(probes.warp, [seed for seed, _ in seeds])
+    is_seed = np.zeros(len(grid), bool)
+    is_seed[[seed for seed, _ in seeds]] = True
+    is_seed = is_seed[probes.warp]
     first = np.flatnonzero(is_seed)
     hits = index.lookup(probes.hash[first], config.query_hash_cap)
     probe, frames = first[hits.probe], hits.frames
