@@ -28,7 +28,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -165,29 +165,46 @@ def n_synthetic(hours: float, real_seconds: float) -> int:
     return max(0, int(np.ceil((hours * 3600 - real_seconds) / TRACK_SECONDS)))
 
 
+def measured_index(
+    label: str,
+    backend: str,
+    hours: int,
+    build: Callable[[], Index | LiveIndex],
+    queries: list[Query],
+    config: EngineConfig,
+) -> dict[str, Any]:
+    """Build an in-memory index with `build`, measuring its time and the process's memory,
+    then time the queries on it."""
+    gc.collect()
+    reset_peak()
+    before, _ = rss()
+    start = time.perf_counter()
+    index = build()
+    build_s = time.perf_counter() - start
+    after, peak = rss()
+    log(f"{label}: built in {build_s:.0f} s, {index.nbytes / 1e9:.2f} GB; peak RSS {peak / 1e9:.2f} GB")
+    result = run_queries(queries, index, config)
+    log(f"{label}: query median {result['median_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
+    entries = index.base.n_entries + index.delta.n_entries if isinstance(index, LiveIndex) else index.n_entries
+    result.update(
+        hours=hours, backend=backend, entries=entries, tracks=len(index.track_ids), bytes=index.nbytes,
+        rss_before=before, rss_after=after, rss_peak=peak, build_s=build_s,
+    )  # fmt: skip
+    del index
+    gc.collect()
+    return result
+
+
 def measure_memory(
     hours: int, real: list[TrackPrint], synth: Synthetic, queries: list[Query], config: EngineConfig
 ) -> dict[str, Any]:
     n_syn = n_synthetic(hours, sum(p.n_frames for p in real) * config.frame_seconds)
     entries = sum(len(p.hashes) for p in real) + n_syn * synth.per_track
     log(f"memory {hours} h: building the index of {len(real)} + {n_syn} tracks, {entries:,} entries")
-    gc.collect()
-    reset_peak()
-    before, _ = rss()
-    start = time.perf_counter()
-    index = Index.streamed(lambda: chain(real, synth.prints(n_syn)), config, entries=entries)
-    build_s = time.perf_counter() - start
-    after, peak = rss()
-    log(f"memory {hours} h: built in {build_s:.0f} s, {index.nbytes / 1e9:.2f} GB; peak RSS {peak / 1e9:.2f} GB")
-    result = run_queries(queries, index, config)
-    log(f"memory {hours} h: query median {result['median_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
-    result.update(
-        hours=hours, backend="memory", entries=index.n_entries, tracks=len(index.track_ids), bytes=index.nbytes,
-        rss_before=before, rss_after=after, rss_peak=peak, build_s=build_s,
+    return measured_index(
+        f"memory {hours} h", "memory", hours,
+        lambda: Index.streamed(lambda: chain(real, synth.prints(n_syn)), config, entries=entries), queries, config,
     )  # fmt: skip
-    del index
-    gc.collect()
-    return result
 
 
 def measure_postgres(
@@ -285,24 +302,13 @@ def measure_postgres(
 def measure_cache(hours: int, catalog: Catalog, queries: list[Query], config: EngineConfig) -> dict[str, Any]:
     """The default PostgreSQL deployment (`CLEARED_INDEX=memory`): an instance loads every
     fingerprint blob into its in-memory index once, then answers from it."""
-    gc.collect()
-    reset_peak()
-    before, _ = rss()
-    start = time.perf_counter()
-    index = Engine(catalog, config).index
-    load_s = time.perf_counter() - start
-    after, peak = rss()
-    assert isinstance(index, LiveIndex)
-    log(f"postgresql {hours} h, memory cache: loaded in {load_s:.0f} s, {index.nbytes / 1e9:.2f} GB")
-    result = run_queries(queries, index, config)
-    log(f"postgresql {hours} h, memory cache: query median {result['median_ms']:.1f} ms")
-    result.update(
-        hours=hours, backend="cache", entries=index.base.n_entries, tracks=len(index.track_ids),
-        bytes=index.nbytes, rss_before=before, rss_after=after, rss_peak=peak, build_s=load_s,
-    )  # fmt: skip
-    del index
-    gc.collect()
-    return result
+
+    def load() -> LiveIndex:
+        index = Engine(catalog, config).index
+        assert isinstance(index, LiveIndex)
+        return index
+
+    return measured_index(f"postgresql {hours} h, memory cache", "cache", hours, load, queries, config)
 
 
 def postgres_free_bytes() -> int | None:
@@ -336,13 +342,13 @@ def render(results: dict[str, dict[str, Any]], info: dict[str, Any]) -> str:
         f"({info.get('per_track', '?')} entries per track). In memory: `Index.streamed` regenerates the "
         "prints for its second pass; memory is the index's arrays, and the process's peak resident set "
         "during the build (the query audio and the real prints included). PostgreSQL: the real corpus "
-        "through `Catalog.add`; synthetic tracks and fingerprints rows (empty blobs) by COPY, their "
+        "through `Catalog.add`; synthetic tracks and fingerprints rows (with their blobs) by COPY, their "
         "postings by binary COPY (`copy_buffer`) with the postings indexes dropped, then recreated "
         "(maintenance_work_mem 1GB) and VACUUM ANALYZE; load time covers all of it. Disk is the "
-        "postings table plus its indexes; every synthetic track also gets its fingerprint blob, which the "
-        "'postgresql, memory cache' row loads: the default PostgreSQL deployment (`CLEARED_INDEX=memory`), "
-        "where each instance loads the blobs once into its in-memory index and answers from it (load time: "
-        "`Engine(catalog).index` from PostgreSQL). Query times: `identify` on pre-decoded samples (engine only), "
+        "postings table plus its indexes. The 'postgresql, memory cache' rows are the default PostgreSQL "
+        "deployment (`CLEARED_INDEX=memory`): each instance loads the fingerprint blobs once into its "
+        "in-memory index and answers from it (load time: `Engine(catalog).index` from PostgreSQL). "
+        "Query times: `identify` on pre-decoded samples (engine only), "
         "each query once, in corpus order, after the build or load (PostgreSQL's pages mostly in the OS cache).",
         "",
         'Where the time goes, and what would close the gaps: docs/engine.md, "Catalog scale".',
