@@ -46,7 +46,7 @@ from lib.fingerprint.index import HashIndex, Index, TrackPrint
 from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.pipeline import identify
 from lib.ingest import discover, ingest
-from lib.store import Catalog, connect
+from lib.store import Catalog, connect, postings
 from lib.store.postings import copy_buffer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,6 +275,9 @@ def measure_postgres(
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("CREATE INDEX postings_by_hash ON postings (hash) INCLUDE (track_no, frame)")
         conn.execute("CREATE INDEX postings_by_track ON postings USING brin (track_no)")
+        log(f"postgresql {hours} h: listing the crowded hashes")
+        with database.transaction() as db:  # what each Catalog.add does for its own hashes
+            postings.list_crowded(db, config.query_hash_cap)
         indexed = time.perf_counter()
         log(f"postgresql {hours} h: VACUUM ANALYZE")
         conn.execute("VACUUM ANALYZE")

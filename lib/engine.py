@@ -85,7 +85,8 @@ class Engine:
         self, index: LiveIndex | PostingsIndex, changes: list[tuple[int, str, str]]
     ) -> LiveIndex | PostingsIndex:
         if isinstance(index, PostingsIndex):
-            return self._load()  # the look-ups are the database's; only the track list is reloaded
+            # the look-ups are the database's: the track list is reloaded, the crowded hashes read since
+            return PostingsIndex.load(self.catalog.database, self.config, index)
         last = {track_id: op for _, op, track_id in changes}  # a track's last change is what counts
         added = list(self.catalog.prints([t for t, op in last.items() if op == "add"]))
         removed = {t for t, op in last.items() if op == "remove"}

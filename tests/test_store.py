@@ -21,7 +21,7 @@ from lib.fingerprint.live import LiveIndex
 from lib.store import Catalog, LayoutMismatch, Track, connect, schema
 from lib.store.db import STORE_ERRORS
 from lib.store.postings import PostingsIndex
-from tests.conftest import copy_catalog
+from tests.conftest import TEST_DATABASE_URL, copy_catalog, postgres_schema
 
 
 def _print(track_id: str, n: int = 100) -> TrackPrint:
@@ -242,6 +242,35 @@ def test_capped_and_per_track_lookups(store: str) -> None:
             assert sorted(zip(within.probe.tolist(), within.frames.tolist(), strict=True)) == sorted(
                 zip(probe[mine].tolist(), frames[mine].tolist(), strict=True)
             )
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="CLEARED_TEST_DATABASE_URL is not set")
+def test_crowded_hashes_are_listed_as_adds_make_them_and_read_incrementally() -> None:
+    """A hash is listed once an add gives it more postings than the cap, in the add's own
+    transaction; an instance's next snapshot reads only the rows listed since its last.
+    A listed hash is left out of a capped look-up without being asked, and a hash
+    crowded since the snapshot is left out all the same."""
+    cap = DEFAULT.query_hash_cap
+
+    def repeated(track_id: str, code: int, times: int) -> TrackPrint:
+        frames = np.arange(times, dtype=np.uint32)
+        return TrackPrint(track_id, np.full(times, code, np.uint32), frames, times)
+
+    with postgres_schema() as url, Catalog(url) as catalog:
+        catalog.add(Track(track_id="a"), repeated("a", 11, cap), "a")
+        first = PostingsIndex.load(catalog.database, DEFAULT)
+        assert first.crowded.tolist() == []  # exactly the cap: not crowded
+        catalog.add(Track(track_id="b"), repeated("b", 11, 1), "b")
+        catalog.add(Track(track_id="c"), repeated("c", 22, cap + 1), "c")
+        second = PostingsIndex.load(catalog.database, DEFAULT, first)
+        assert second.crowded.tolist() == [11, 22] and second.crowded_seq > first.crowded_seq
+        third = PostingsIndex.load(catalog.database, DEFAULT, second)
+        assert third.crowded.tolist() == [11, 22] and third.crowded_seq == second.crowded_seq
+        for index in (first, second):  # listed or not, the capped look-up leaves both out
+            capped = index.lookup(np.array([11, 22, 33], np.uint32), cap)
+            assert len(capped.probe) == 0 and not capped.complete
+        whole = second.lookup(np.array([11, 22], np.uint32))
+        assert whole.complete and np.bincount(whole.probe).tolist() == [cap + 1, cap + 1]
 
 
 def test_update_and_page(empty_store: str) -> None:

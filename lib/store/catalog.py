@@ -124,7 +124,7 @@ class Catalog:
                 ),
             )
             if self._posts:
-                postings.write(db, track.track_id, fingerprint)
+                postings.write(db, track.track_id, fingerprint, self.config.query_hash_cap)
             if cover is not None:
                 db.execute("INSERT INTO covers (track_id, mime, data) VALUES (?, ?, ?)", (track.track_id, *cover))
             self._log(db, "add", track.track_id)

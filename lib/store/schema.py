@@ -134,6 +134,16 @@ MIGRATIONS = (
             CREATE INDEX postings_by_track ON postings USING brin (track_no)
         """,
     }),
+    # hashes with more postings than the first pass reads (query_hash_cap's default, 8),
+    # in the order they became crowded: instances skip them without asking and read only
+    # the rows added since their last look (lib/store/postings.py)
+    Migration(4, "crowded hashes", {
+        "postgresql": """
+            CREATE TABLE crowded_hashes (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, hash INTEGER NOT NULL UNIQUE);
+            INSERT INTO crowded_hashes (hash) SELECT hash FROM postings GROUP BY hash HAVING count(*) > 8 ORDER BY hash
+        """,
+    }),
 )  # fmt: skip
 
 
