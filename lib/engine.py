@@ -118,7 +118,7 @@ class Engine:
                 seen += len(chunk)
                 yield chunk
 
-        found = self._with_tracks(segments(counted(), self.index, self.config))
+        found = self._with_tracks(segments(counted(), self.index, self._stored_print, self.config))
         return Analysis(found, round(seen / self.config.sample_rate, 3))
 
     def scan_file(
@@ -129,6 +129,10 @@ class Engine:
         limit = None if max_seconds is None else int(max_seconds * self.config.sample_rate)
         chunks = audio.head(audio.stream(path, self.config), limit)
         return self.scan(chunks if tap is None else _tapped(chunks, tap))
+
+    def _stored_print(self, track_id: str) -> TrackPrint | None:
+        stored = list(self.catalog.prints([track_id]))  # read to the end: a cursor left open holds a connection
+        return stored[0] if stored else None
 
     def _with_tracks(self, matches: list[Match]) -> list[Identified]:
         found = []

@@ -8,7 +8,7 @@ from scipy.signal import resample_poly
 
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.edges import Edges, Spectra, _farthest
-from lib.fingerprint.index import Index
+from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.spectrogram import spectrogram
@@ -23,14 +23,19 @@ def _at_engine_rate(samples: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def index() -> Index:
-    return Index.build(reference_print(f"song{i}", _at_engine_rate(song(200 + i, 30.0))) for i in range(3))
+def prints() -> dict[str, TrackPrint]:
+    return {f"song{i}": reference_print(f"song{i}", _at_engine_rate(song(200 + i, 30.0))) for i in range(3)}
 
 
-def _edges(index: Index, samples: np.ndarray) -> Edges:
+@pytest.fixture(scope="module")
+def index(prints: dict[str, TrackPrint]) -> Index:
+    return Index.build(prints.values())
+
+
+def _edges(index: Index, samples: np.ndarray, prints: dict[str, TrackPrint]) -> Edges:
     spectra = Spectra(DEFAULT.n_bins)
     spectra.add(spectrogram(samples))
-    return Edges(index, spectra, DEFAULT)
+    return Edges(index, spectra, DEFAULT, prints.get)
 
 
 def _segment(start: float, end: float, ref_at_start: float, speed: float = 1.0) -> Match:
@@ -42,14 +47,14 @@ def _segment(start: float, end: float, ref_at_start: float, speed: float = 1.0) 
 
 
 @pytest.mark.parametrize("speed", [1.0, 1.03])
-def test_edges_move_out_to_where_the_song_is_heard(index: Index, speed: float) -> None:
+def test_edges_move_out_to_where_the_song_is_heard(index: Index, prints: dict[str, TrackPrint], speed: float) -> None:
     """A segment found late and left early (as windows find it under other music) is
     followed out to the song's real start and end, its reference times along with it."""
     excerpt = speed_changed(song(201, 30.0)[5 * RATE : 25 * RATE], speed)
     stranger = song(300, 6.0)  # not in the index
     query = _at_engine_rate(np.concatenate([stranger, excerpt, stranger]))
     start, end = 6.0, 6.0 + len(excerpt) / RATE  # where song1 is heard
-    edges = _edges(index, query)
+    edges = _edges(index, query, prints)
 
     found = edges.end(edges.start(_segment(9.0, end - 3.0, 5.0 + 3.0 * speed, speed)))
 
@@ -59,8 +64,30 @@ def test_edges_move_out_to_where_the_song_is_heard(index: Index, speed: float) -
     assert found.ref_end == pytest.approx(5.0 + speed * (found.query_end - start), abs=0.05)
 
 
-def test_an_edge_within_a_second_of_the_inputs_start_stays(index: Index) -> None:
-    edges = _edges(index, _at_engine_rate(song(201, 30.0)[5 * RATE : 25 * RATE]))
+@pytest.mark.parametrize("speed", [1.0, 1.03])
+def test_a_cross_fade_is_found_from_its_far_end(index: Index, prints: dict[str, TrackPrint], speed: float) -> None:
+    """song1 fades in over 3 s under a stranger and out under another: each edge within a
+    second of the fade's far end (where song1's level is nil), and not past it."""
+    fade = 3 * RATE
+    excerpt = speed_changed(song(201, 30.0)[5 * RATE : 25 * RATE], speed)
+    before, after = song(300, 9.0), song(301, 9.0)  # not in the index
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    query = np.concatenate([
+        before[:-fade], before[-fade:] * (1 - ramp) + excerpt[:fade] * ramp, excerpt[fade:-fade],
+        excerpt[-fade:] * (1 - ramp) + after[:fade] * ramp, after[fade:],
+    ])  # fmt: skip
+    start = (len(before) - fade) / RATE
+    end = start + len(excerpt) / RATE
+    edges = _edges(index, _at_engine_rate(query), prints)
+
+    found = edges.end(edges.start(_segment(start + 4.0, end - 4.0, 5.0 + 4.0 * speed, speed)))
+
+    assert start - 0.25 <= found.query_start <= start + 1.0
+    assert end - 1.0 <= found.query_end <= end + 0.25
+
+
+def test_an_edge_within_a_second_of_the_inputs_start_stays(index: Index, prints: dict[str, TrackPrint]) -> None:
+    edges = _edges(index, _at_engine_rate(song(201, 30.0)[5 * RATE : 25 * RATE]), prints)
     early = _segment(0.6, 10.0, 5.6)
     assert edges.start(early) == early
 

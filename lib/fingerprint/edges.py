@@ -17,12 +17,19 @@ Dense peaks and 190 pairs per anchor make chance hits far commoner than in a nor
 look-up, though: in loud noise several a second land within the tolerance, enough to
 carry an edge seconds into the noise. Hits at the other offsets searched measure that
 rate on the spot; where chance alone could bridge a gap, the edge stays where the
-windows put it. Figures and what was tried: docs/engine.md, "Long media".
+windows put it.
+
+The track's stored landmarks are also looked for directly, placed where the alignment
+puts them (presence.py): that needs no triplet of the query's own picking, only the
+song's peaks. The edge moves as far as either way follows the song. Figures and what
+was tried: docs/engine.md, "Long media".
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -30,9 +37,10 @@ import numpy as np
 
 from lib.fingerprint.config import EngineConfig
 from lib.fingerprint.hashes import Grid, landmarks, warp
-from lib.fingerprint.index import HashIndex
+from lib.fingerprint.index import HashIndex, TrackPrint
 from lib.fingerprint.match import MAX_GAP, Match
 from lib.fingerprint.peaks import find_peaks
+from lib.fingerprint.presence import Constellation, farther
 
 REACH = 6.0  # seconds searched beyond an edge: a cross-fade, or a song's own quiet edge
 _PEAKS_PER_SECOND = 90.0  # 3x the query's (60 or 150 changed nothing: the peak neighbourhood limits)
@@ -42,6 +50,7 @@ _TOLERANCE = 2  # frames either side of the offset most hits agree on
 # chance hits expected on the alignment within MAX_GAP beyond which the edge stays
 # (hour mix: median 0.14, p90 0.41; white noise at -20 dB full scale: 0.34-0.82)
 _MOST_CHANCE_PER_GAP = 0.6
+_CONSTELLATIONS = 8  # tracks' decoded prints kept: a segment's end is refined a while after its start
 
 
 class Spectra:
@@ -72,12 +81,16 @@ class Spectra:
 
 @dataclass
 class Edges:
-    """Moves a segment's edges out to where its song is still heard (module docstring)."""
+    """Moves a segment's edges out to where its song is still heard: as far as the dense
+    look-up (module docstring) or the track's own constellation (presence.py) follows
+    it, whichever reaches farther. `prints` gives a track's stored fingerprint."""
 
     index: HashIndex
     spectra: Spectra
     config: EngineConfig
+    prints: Callable[[str], TrackPrint | None]
     _numbers: dict[str, int] = field(default_factory=dict)
+    _stars: OrderedDict[str, Constellation | None] = field(default_factory=OrderedDict)
 
     def start(self, segment: Match) -> Match:
         fs, gap = self.config.frame_seconds, self._frames(MAX_GAP)
@@ -86,7 +99,8 @@ class Edges:
             return segment
         reach = min(self._frames(REACH), edge - self.spectra.first)
         hits = self._hits(segment, edge - reach, edge + gap)
-        new = edge - _farthest(edge - hits.anchor, hits.aligned, gap, reach)
+        dense = _farthest(edge - hits.anchor, hits.aligned, gap, reach)
+        new = edge - max(dense, self._heard(segment, edge, -1, reach))
         moved = (edge - new) * fs
         return replace(
             segment,
@@ -101,9 +115,29 @@ class Edges:
             return segment
         reach = min(self._frames(REACH), self.spectra.stop - edge)
         hits = self._hits(segment, edge - self.config.dt_max, edge + reach)
-        new = edge + _farthest(hits.end - edge, hits.aligned, gap, reach)
+        dense = _farthest(hits.end - edge, hits.aligned, gap, reach)
+        new = edge + max(dense, self._heard(segment, edge, 1, reach))
         moved = (new - edge) * fs
         return replace(segment, query_end=round(new * fs, 3), ref_end=round(segment.ref_end + segment.speed * moved, 3))
+
+    def _heard(self, segment: Match, edge: int, direction: int, reach: int) -> int:
+        """Frames past `edge` the segment's track is still heard by its constellation (0
+        for a track removed from the store since the index was built)."""
+        stars = self._constellation(segment.track_id)
+        if stars is None or reach <= 0:
+            return 0
+        return farther(stars, segment, self.spectra.between, edge, direction, reach, self._frames(MAX_GAP), self.config)
+
+    def _constellation(self, track_id: str) -> Constellation | None:
+        """The track's decoded print, kept for the few tracks seen last."""
+        if track_id in self._stars:
+            self._stars.move_to_end(track_id)
+        else:
+            stored = self.prints(track_id)
+            self._stars[track_id] = None if stored is None else Constellation.of(stored, self.config)
+            if len(self._stars) > _CONSTELLATIONS:
+                self._stars.popitem(last=False)
+        return self._stars[track_id]
 
     def _frames(self, seconds: float) -> int:
         return round(seconds / self.config.frame_seconds)

@@ -199,3 +199,31 @@ def warp(marks: Landmarks, config: EngineConfig = DEFAULT, grid: Grid = IDENTITY
         landmark=np.broadcast_to(np.arange(len(marks)), shape)[ok],
         warp=np.broadcast_to(np.arange(len(grid)).reshape((*shape[:2], 1)), shape)[ok],
     )
+
+
+def unhashed(codes: np.ndarray, config: EngineConfig = DEFAULT) -> Landmarks:
+    """The landmarks stored codes stand for, as `warp` quantised them unwarped: the anchor
+    bin and both bin differences exact to a bin, the span to its log step (±5 %), dt1 to
+    the time ratio's step. Anchor frames are not in a code (`t` is zero): a print keeps
+    them beside it. Lets a track's own constellation be looked for in a query (edges.py)."""
+    c = codes.astype(np.int64)
+    half = 2 ** (config.df_bits - 1)
+
+    def field(shift: int, bits: int) -> np.ndarray:
+        return (c >> shift) & (2**bits - 1)
+
+    span_shift = 0
+    ratio_shift = span_shift + config.span_bits
+    df2_shift = ratio_shift + config.ratio_bits
+    df1_shift = df2_shift + config.df_bits
+    f_shift = df1_shift + config.df_bits
+    dt2 = np.exp((field(span_shift, config.span_bits) + config.span_origin) * math.log1p(config.span_step))
+    ratio = field(ratio_shift, config.ratio_bits) / (2**config.ratio_bits - 1)
+    return Landmarks(
+        t=np.zeros(len(c), np.int32),
+        f=field(f_shift, config.f_bits).astype(np.float32),
+        df1=(field(df1_shift, config.df_bits) - half).astype(np.float32),
+        df2=(field(df2_shift, config.df_bits) - half).astype(np.float32),
+        dt1=np.rint(ratio * dt2).astype(np.int32),
+        dt2=np.rint(dt2).astype(np.int32),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -43,10 +43,12 @@ def identify(samples: np.ndarray, index: HashIndex, config: EngineConfig = DEFAU
 def segments(
     chunks: Iterable[np.ndarray],
     index: HashIndex,
+    prints: Callable[[str], TrackPrint | None],
     config: EngineConfig = DEFAULT,
     window: float = 10.0,
     hop: float = 5.0,
 ) -> list[Match]:
     """Every catalog segment in a query of any length, given as consecutive sample
-    chunks, in query order, in bounded memory (see stream.py and segments.py)."""
-    return scan(landmark_spans(chunks, config), index, config, window, hop)
+    chunks, in query order, in bounded memory (see stream.py and segments.py); `prints`
+    gives a track's stored fingerprint (its segments' edges are looked for with it)."""
+    return scan(landmark_spans(chunks, config), index, prints, config, window, hop)

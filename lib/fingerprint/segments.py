@@ -27,13 +27,13 @@ benchmark mix showed 8 chance segments of 1-4 s (11-14 anchors, scores 50-61).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.edges import REACH, Edges, Spectra
 from lib.fingerprint.hashes import Landmarks
-from lib.fingerprint.index import HashIndex
+from lib.fingerprint.index import HashIndex, TrackPrint
 from lib.fingerprint.match import Match, find_matches
 from lib.fingerprint.score import confidence
 from lib.fingerprint.stream import Span
@@ -116,10 +116,11 @@ class _Segments:
 
 
 def scan(
-    spans: Iterable[Span], index: HashIndex, config: EngineConfig = DEFAULT,
-    window: float = 10.0, hop: float = 5.0, limit: int = 5,
+    spans: Iterable[Span], index: HashIndex, prints: Callable[[str], TrackPrint | None],
+    config: EngineConfig = DEFAULT, window: float = 10.0, hop: float = 5.0, limit: int = 5,
 ) -> list[Match]:  # fmt: skip
-    """Every (track, alignment) segment heard in the query, in query order.
+    """Every (track, alignment) segment heard in the query, in query order (`prints`
+    gives a track's stored fingerprint, for its edges: edges.py).
 
     Windows start every `hop` and the last one ends at the query's end; each runs as
     soon as the spans cover it. Landmarks behind the next window are dropped, and the
@@ -132,7 +133,7 @@ def scan(
     # window, a start at most a hop; their searches reach back dt_max and REACH
     held = round((max(window, _QUIET_GAP) + hop + REACH) / fs)
     spectra = Spectra(config.n_bins)
-    segments = _Segments(Edges(index, spectra, config), gap=window)
+    segments = _Segments(Edges(index, spectra, config, prints), gap=window)
     pending = Landmarks.empty()
     next_start = n_frames = windows = 0
 
