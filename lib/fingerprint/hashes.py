@@ -205,7 +205,7 @@ def unhashed(codes: np.ndarray, config: EngineConfig = DEFAULT) -> Landmarks:
     """The landmarks stored codes stand for, as `warp` quantised them unwarped: the anchor
     bin and both bin differences exact to a bin, the span to its log step (±5 %), dt1 to
     the time ratio's step. Anchor frames are not in a code (`t` is zero): a print keeps
-    them beside it. Lets a track's own constellation be looked for in a query (edges.py)."""
+    them beside it. Lets a track's own constellation be looked for in a query (presence.py)."""
     c = codes.astype(np.int64)
     half = 2 ** (config.df_bits - 1)
 

@@ -70,7 +70,7 @@ def farther(
     edge: int, direction: int, reach: int, gap: int, config: EngineConfig,
 ) -> int:  # fmt: skip
     """Frames past `edge` (a start if `direction` is -1, an end if +1) the track is still
-    heard, stepping from block to block no more than `gap` apart; 0 if not past the edge.
+    heard, through no more than `gap` frames of blocks without it; 0 if not past the edge.
     Searches `reach` frames past the edge and `gap` before it; `frames(lo, hi)` gives the
     query's spectrogram frames [lo, hi) as far as they are held, and the first one's number."""
     lo, hi = (edge - reach, edge + gap) if direction < 0 else (edge - gap, edge + reach)
