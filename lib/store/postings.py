@@ -123,7 +123,7 @@ class PostingsIndex:
         per-hash join more than the plain `= ANY` scan; at 1,000 hours leaving the
         crowded quarter out on this side took the first pass from 86 to 38 ms
         (docs/engine.md)."""
-        unique = np.unique(hashes).astype(np.int64)
+        unique, inverse = np.unique(hashes.astype(np.int64), return_inverse=True)
         listed = _find(self.crowded, unique)[1] if cap is not None else np.zeros(len(unique), bool)
         asked = unique[~listed]
 
@@ -133,10 +133,10 @@ class PostingsIndex:
         found = np.array(rows, np.int64).reshape(-1, 3)
         crowded_now = 0
         if cap is not None:
-            _, inverse, counts = np.unique(found[:, 0], return_inverse=True, return_counts=True)
-            over = counts[inverse] > cap
+            _, posting_of, counts = np.unique(found[:, 0], return_inverse=True, return_counts=True)
+            over = counts[posting_of] > cap
             found, crowded_now = found[~over], int(np.count_nonzero(counts > cap))
-        probe, found = self._joined(found, hashes)
+        probe, found = self._joined(found, unique, inverse)
         return Hits(probe, self.starts[found[:, 1]] + found[:, 2], complete=not listed.any() and not crowded_now)
 
     def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
@@ -163,14 +163,14 @@ class PostingsIndex:
             frames.append(found.astype(np.int64) + self.starts[track])
         return Hits(np.concatenate(probes), np.concatenate(frames))
 
-    def _joined(self, found: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _joined(self, found: np.ndarray, unique: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each posting (hash, track_no, frame) of `found`, once for every i whose hashes[i]
-        is its hash: (those i, the postings as int64 (hash, track number, frame)).
-        Postings of tracks added after this snapshot wait for the next one."""
+        is its hash, given the look-up's distinct hashes and `inverse` (hashes[i] ==
+        unique[inverse[i]], np.unique's): (those i, the postings as int64 (hash, track
+        number, frame)). Postings of tracks added after this snapshot wait for the next one."""
         known, kept = _find(self.numbers, found[:, 1])
         found = found[kept]
         found[:, 1] = known[kept]
-        unique, inverse = np.unique(hashes.astype(np.int64), return_inverse=True)
         slot, _ = _find(unique, found[:, 0])  # every posting's hash was asked
         by_slot = np.argsort(inverse, kind="stable")
         first = np.searchsorted(inverse[by_slot], np.arange(len(unique) + 1))
