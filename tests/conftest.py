@@ -95,12 +95,17 @@ def engine(catalog_path: Path) -> Iterator[Engine]:
         yield Engine(catalog)
 
 
+def at_engine_rate(samples: np.ndarray) -> np.ndarray:
+    """Generated audio (at `RATE`) resampled to the engine's rate, as a decoder would give it."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(samples, DEFAULT.sample_rate, RATE).astype(np.float32)
+
+
 @pytest.fixture(scope="session")
 def song_at_engine_rate() -> np.ndarray:
     """Demo song 3 (catalog track DEMO03) resampled to the engine's rate."""
-    from scipy.signal import resample_poly
-
-    return resample_poly(demo_song(2, 24.0), DEFAULT.sample_rate, RATE).astype(np.float32)
+    return at_engine_rate(demo_song(2, 24.0))
 
 
 def copy_catalog(source: str | Path, target: str | Path) -> str | Path:

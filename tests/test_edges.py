@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.signal import resample_poly
 
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.edges import Edges, Spectra, _farthest
@@ -14,17 +13,12 @@ from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.spectrogram import spectrogram
 from lib.mixes import speed_changed
 from lib.synth import RATE, song
-
-SR = DEFAULT.sample_rate
-
-
-def _at_engine_rate(samples: np.ndarray) -> np.ndarray:
-    return resample_poly(samples, SR, RATE).astype(np.float32)
+from tests.conftest import at_engine_rate
 
 
 @pytest.fixture(scope="module")
 def prints() -> dict[str, TrackPrint]:
-    return {f"song{i}": reference_print(f"song{i}", _at_engine_rate(song(200 + i, 30.0))) for i in range(3)}
+    return {f"song{i}": reference_print(f"song{i}", at_engine_rate(song(200 + i, 30.0))) for i in range(3)}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +46,7 @@ def test_edges_move_out_to_where_the_song_is_heard(index: Index, prints: dict[st
     followed out to the song's real start and end, its reference times along with it."""
     excerpt = speed_changed(song(201, 30.0)[5 * RATE : 25 * RATE], speed)
     stranger = song(300, 6.0)  # not in the index
-    query = _at_engine_rate(np.concatenate([stranger, excerpt, stranger]))
+    query = at_engine_rate(np.concatenate([stranger, excerpt, stranger]))
     start, end = 6.0, 6.0 + len(excerpt) / RATE  # where song1 is heard
     edges = _edges(index, query, prints)
 
@@ -78,7 +72,7 @@ def test_a_cross_fade_is_found_from_its_far_end(index: Index, prints: dict[str, 
     ])  # fmt: skip
     start = (len(before) - fade) / RATE
     end = start + len(excerpt) / RATE
-    edges = _edges(index, _at_engine_rate(query), prints)
+    edges = _edges(index, at_engine_rate(query), prints)
 
     found = edges.end(edges.start(_segment(start + 4.0, end - 4.0, 5.0 + 4.0 * speed, speed)))
 
@@ -87,7 +81,7 @@ def test_a_cross_fade_is_found_from_its_far_end(index: Index, prints: dict[str, 
 
 
 def test_an_edge_within_a_second_of_the_inputs_start_stays(index: Index, prints: dict[str, TrackPrint]) -> None:
-    edges = _edges(index, _at_engine_rate(song(201, 30.0)[5 * RATE : 25 * RATE]), prints)
+    edges = _edges(index, at_engine_rate(song(201, 30.0)[5 * RATE : 25 * RATE]), prints)
     early = _segment(0.6, 10.0, 5.6)
     assert edges.start(early) == early
 

@@ -16,7 +16,6 @@ import pytest
 import soundfile
 from flask import Flask
 from flask.testing import FlaskClient
-from scipy.signal import resample_poly
 
 from lib.app import create_app
 from lib.engine import Engine
@@ -25,6 +24,7 @@ from lib.ingest import discover, ingest
 from lib.mixes import Piece, Placed, layout, render, sequence, silence, speed_changed
 from lib.store import Catalog
 from lib.synth import RATE, demo_song, song, write_catalog
+from tests.conftest import at_engine_rate
 from tests.contract import check
 from tests.index_client import finished, index_settings
 from tests.server_process import ROOT
@@ -194,7 +194,7 @@ def scan_in_a_fresh_process(db: Path, media: Path) -> tuple[float, int]:
 def test_memory_does_not_grow_with_the_length(long_catalog: Path, tmp_path: Path) -> None:
     """A minute and two hours of the same audio: the peak grows by the same few MB."""
     minute = np.concatenate([demo_song(2, 100.0, SEED)[: 30 * RATE], song(902, 30.0)])
-    minute = resample_poly(minute, DEFAULT.sample_rate, RATE).astype(np.float32)  # no resampling to time
+    minute = at_engine_rate(minute)  # no resampling to time
     short, long = tmp_path / "minute.flac", tmp_path / "two-hours.flac"
     soundfile.write(short, minute, DEFAULT.sample_rate)
     with soundfile.SoundFile(long, "w", DEFAULT.sample_rate, 1, format="FLAC") as out:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.signal import resample_poly
 
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.edges import Spectra
@@ -15,16 +14,13 @@ from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.presence import Constellation, farther
 from lib.fingerprint.spectrogram import spectrogram
 from lib.synth import RATE, song
+from tests.conftest import at_engine_rate
 
 FS = DEFAULT.frame_seconds
 
 
-def _at_engine_rate(samples: np.ndarray) -> np.ndarray:
-    return resample_poly(samples, DEFAULT.sample_rate, RATE).astype(np.float32)
-
-
 def test_unhashed_gives_back_what_warp_quantised() -> None:
-    spec = spectrogram(_at_engine_rate(song(7, 12.0)))
+    spec = spectrogram(at_engine_rate(song(7, 12.0)))
     marks = landmarks(find_peaks(spec, DEFAULT.ref_peaks_per_second), DEFAULT.ref_fanout)
     back = unhashed(warp(marks).hash)
     assert len(back) == len(marks) > 100
@@ -37,12 +33,12 @@ def test_unhashed_gives_back_what_warp_quantised() -> None:
 
 @pytest.fixture(scope="module")
 def stars() -> Constellation:
-    return Constellation.of(reference_print("song1", _at_engine_rate(song(201, 30.0))), DEFAULT)
+    return Constellation.of(reference_print("song1", at_engine_rate(song(201, 30.0))), DEFAULT)
 
 
 def _frames(samples: np.ndarray) -> Spectra:
     spectra = Spectra(DEFAULT.n_bins)
-    spectra.add(spectrogram(_at_engine_rate(samples)))
+    spectra.add(spectrogram(at_engine_rate(samples)))
     return spectra
 
 
