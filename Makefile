@@ -30,7 +30,7 @@ demo: $(VENV)/.installed $(DEMO)/catalog.csv
 # threads per core only queue calls, and OpenBLAS's spinning helper thread cost 20 ms of
 # CPU per call; bench/LOAD.md) (`make run DEBUG=1`: Flask's reloading debug server instead).
 run: demo
-	$(PY) -m lib.showcase --db $(DB) --excerpts $(DEMO)/excerpts --port $(PORT)
+	$(PY) -m lib.cli.showcase --db $(DB) --excerpts $(DEMO)/excerpts --port $(PORT)
 	CLEARED_DB=$(DB) WORKERS=$(WORKERS) THREADS=$(THREADS) OPENBLAS_NUM_THREADS=1 $(VENV)/bin/functions-framework --target=api --source=main.py \
 		--port=$(PORT) $(if $(DEBUG),--debug)
 

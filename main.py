@@ -12,20 +12,20 @@ import sys
 import flask
 import functions_framework
 
-from lib import gcloud_loguru
-from lib.app import create_app
-from lib.catalog_fetch import fetch_catalog
-from lib.cli import main
-from lib.service import Service
+from lib.cli.main import main
+from lib.core.service import Service
+from lib.ops import logging as logs
+from lib.ops.catalog_fetch import fetch_catalog
 from lib.settings import Settings
+from lib.web.app import create_app
 
 settings = Settings()
-gcloud_loguru.setup(settings.log_format, settings.log_level)
+logs.setup(settings.log_format, settings.log_level)
 if settings.catalog_url:
     fetch_catalog(settings.catalog_url, settings.db)
 app = create_app(settings)
 _service: Service = app.extensions["cleared"]
-_service.engine.index  # noqa: B018  (build it now, before the first request)
+_service.recognizer.index  # noqa: B018  (build it now, before the first request)
 
 
 @functions_framework.http

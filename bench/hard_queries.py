@@ -27,7 +27,7 @@ import numpy as np
 
 from bench.run import ensure_corpus
 from bench.scale import PG_DB, PG_URL, ROOT, Synthetic, n_synthetic
-from lib.engine import Engine
+from lib.core.recognizer import Recognizer
 from lib.fingerprint import audio
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import HashIndex, Index, TrackPrint
@@ -95,7 +95,7 @@ def main() -> None:
         del index
     if args.postgresql:
         with Catalog(connect(f"{PG_URL}/{PG_DB}"), config) as catalog:
-            hits, median = found(queries, Engine(catalog, config, lookups="database").index, config)
+            hits, median = found(queries, Recognizer(catalog, config, lookups="database").index, config)
             print(f"postgresql ({catalog.count()} tracks): {hits}/{len(queries)} found, median {median:.1f} ms")
 
 

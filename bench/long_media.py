@@ -27,12 +27,12 @@ import av
 import numpy as np
 
 from bench.run import ROOT, ensure_corpus
-from lib.engine import Engine
+from lib.core.ingest import discover, ingest
+from lib.core.recognizer import Recognizer
 from lib.fingerprint import audio
 from lib.fingerprint.config import EngineConfig
-from lib.ingest import discover, ingest
-from lib.mixes import Piece, Placed, layout, render, sequence, silence, speed_changed
 from lib.store import Catalog
+from lib.synth.mixes import Piece, Placed, layout, render, sequence, silence, speed_changed
 
 RATE = 44100
 _SHARES_AUDIO_WITH_CATALOG = {"P0046"}  # hr3-desert: a few seconds of hr3-hell (corpus README)
@@ -150,8 +150,8 @@ def main() -> None:
     truth = [Placed(**t) for t in answer["truth"]]
 
     with Catalog(args.work / "long.db") as catalog:
-        engine = Engine(catalog)
-        ingest(engine, discover(args.corpus / "catalog.csv"), jobs=os.cpu_count() or 1, progress=False)
+        engine = Recognizer(catalog)
+        ingest(catalog, discover(args.corpus / "catalog.csv"), jobs=os.cpu_count() or 1, progress=False)
         engine.index  # noqa: B018 (built before timing)
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

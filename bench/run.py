@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.engine import Engine
+from lib.core.ingest import discover, ingest
+from lib.core.recognizer import Recognizer
 from lib.fingerprint import audio
 from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.pipeline import identify
-from lib.ingest import discover, ingest
 from lib.store import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +56,8 @@ def run(corpus: Path, work: Path) -> str:
         stale.unlink()
     jobs = os.cpu_count() or 1
     with Catalog(db) as catalog:
-        engine = Engine(catalog)
-        summary = ingest(engine, discover(corpus / "catalog.csv"), jobs=jobs, progress=False)
+        engine = Recognizer(catalog)
+        summary = ingest(catalog, discover(corpus / "catalog.csv"), jobs=jobs, progress=False)
         hours = summary.seconds_audio / 3600
         index = engine.index
         assert isinstance(index, LiveIndex)

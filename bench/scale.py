@@ -38,14 +38,14 @@ import numpy as np
 import psycopg
 
 from bench.run import ensure_corpus
-from lib.engine import Engine
+from lib.core.ingest import discover, ingest
+from lib.core.recognizer import Recognizer
 from lib.fingerprint import audio
 from lib.fingerprint.allocator import keep_freed_memory
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import HashIndex, Index, TrackPrint
 from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.pipeline import identify
-from lib.ingest import discover, ingest
 from lib.store import Catalog, connect, postings
 from lib.store.postings import copy_buffer
 
@@ -288,7 +288,7 @@ def measure_postgres(
         assert sizes is not None
         table_bytes, index_bytes, db_bytes = sizes
     log(f"postgresql {hours} h: loaded in {load_s:.0f} s; postings {_gb(table_bytes)} + {_gb(index_bytes)} indexes")
-    engine = Engine(catalog, config, lookups="database")
+    engine = Recognizer(catalog, config, lookups="database")
     result = run_queries(queries, engine.index, config)
     log(f"postgresql {hours} h: query median {result['median_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
     cache = measure_cache(hours, catalog, queries, config)
@@ -307,7 +307,7 @@ def measure_cache(hours: int, catalog: Catalog, queries: list[Query], config: En
     fingerprint blob into its in-memory index once, then answers from it."""
 
     def load() -> LiveIndex:
-        index = Engine(catalog, config).index
+        index = Recognizer(catalog, config).index
         assert isinstance(index, LiveIndex)
         return index
 
@@ -350,7 +350,7 @@ def render(results: dict[str, dict[str, Any]], info: dict[str, Any]) -> str:
         "(maintenance_work_mem 1GB) and VACUUM ANALYZE; load time covers all of it. Disk is the "
         "postings table plus its indexes. The 'postgresql, memory cache' rows are the default PostgreSQL "
         "deployment (`CLEARED_INDEX=memory`): each instance loads the fingerprint blobs once into its "
-        "in-memory index and answers from it (load time: `Engine(catalog).index` from PostgreSQL). "
+        "in-memory index and answers from it (load time: `Recognizer(catalog).index` from PostgreSQL). "
         "Query times: `identify` on pre-decoded samples (engine only), "
         "each query once, in corpus order, after the build or load (PostgreSQL's pages mostly in the OS cache).",
         "",
@@ -414,7 +414,7 @@ def main() -> None:
     with Catalog(db, config) as real_catalog:
         if real_catalog.count() == 0:
             log("ingesting the real corpus")
-            ingest(Engine(real_catalog, config), discover(args.corpus / "catalog.csv"), jobs=os.cpu_count() or 1)
+            ingest(real_catalog, discover(args.corpus / "catalog.csv"), jobs=os.cpu_count() or 1)
         real = list(real_catalog.prints())
         real_seconds = sum(p.n_frames for p in real) * config.frame_seconds
         synth = Synthetic.fitted(real, config)

@@ -1,5 +1,5 @@
 """Cleared: music fingerprinting and copyright clearance.
 
 The pipeline, top to bottom: lib/fingerprint (decode → spectrogram → peaks → hashes →
-index → match), lib/store (catalog), lib/engine.py (the provider), lib/cli.py.
+index → match), lib/store (catalog), lib/core/recognizer.py (the provider), lib/cli/main.py.
 """

@@ -1,44 +1,47 @@
-"""The API's one error format: `{"status": "error", "error": {"code", "message"}}`.
-
-Everything a client can get wrong, and every failure of what the client pointed us at,
-is an `ApiError` with a fitting HTTP status and a stable `code` a program can branch on.
-Anything else is our bug: logged with its traceback, answered as a bare 500.
+"""What can go wrong that a client can act on, without HTTP: each failure is a
+`ClearedError` of one kind with a stable `code` a program can branch on and a message a
+person can act on. The web layer turns each kind into an HTTP status in one table
+(lib/web/errors.py); background tasks report the code and message; the command line
+prints the message. Anything else that is raised is our bug.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
-from loguru import logger
-from werkzeug.exceptions import HTTPException
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+class ClearedError(Exception):
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
-        self.headers = headers or {}  # e.g. Retry-After, WWW-Authenticate
 
 
-def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify(status="error", error={"code": code, "message": message}), status
+class InvalidInput(ClearedError):
+    """The request cannot be served as given: a bad value, a refused URL, too little audio."""
 
 
-def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError) -> tuple[Response, int]:
-        response, status = error_response(error.status, error.code, error.message)
-        response.headers.update(error.headers)
-        return response, status
+class NotFound(ClearedError):
+    """What the request names does not exist (or is not the caller's to see)."""
 
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[Response, int]:
-        status = error.code or 500
-        code = {413: "too_large"}.get(status, (error.name or "error").lower().replace(" ", "_"))
-        return error_response(status, code, error.description or error.name)
 
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[Response, int]:
-        logger.exception("unhandled error")
-        return error_response(500, "internal_error", "the server failed to process the request; try again")
+class Gone(ClearedError):
+    """It existed, and is no longer kept."""
+
+
+class Conflict(ClearedError):
+    """It clashes with what is already stored."""
+
+
+class TooLarge(ClearedError):
+    """More bytes than a limit allows."""
+
+
+class UnsupportedMedia(ClearedError):
+    """Not audio or video that can be decoded."""
+
+
+class UpstreamFailed(ClearedError):
+    """A server the client pointed us at (its media, its webhook receiver) failed or was too slow."""
+
+
+class Unavailable(ClearedError):
+    """A service we depend on (the store, the bucket) does not answer now; retry later."""

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=6, ge=1)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0, description="before the 2nd attempt; doubles each time")
     webhook_timeout: float = Field(default=10.0, gt=0)
-    # who may call (lib/access.py): "keys" (API keys, the default), "marketplace" (only
+    # who may call (lib/web/access.py): "keys" (API keys, the default), "marketplace" (only
     # through an API marketplace's proxy, which sends the shared secret), "open" (local use)
     auth: Literal["keys", "marketplace", "open"] = "keys"
     # rate-limit counters: memory:// counts per process; redis://host:port shares them
@@ -66,12 +66,12 @@ class Settings(BaseSettings):
     marketplace_user_header: str = "X-RapidAPI-User"
     marketplace_rate: str = Field(default="600/minute", description="per marketplace user")
 
-    # the demo page (/demo, lib/demo.py): anyone may try it, without a key, within these
+    # the demo page (/demo, lib/web/demo.py): anyone may try it, without a key, within these
     demo: bool = True
     demo_rate: str = Field(default="30/hour", description="demo identifications per client address")
     demo_max_upload_bytes: int = Field(default=50 * 2**20, gt=0)
     demo_max_seconds: float = Field(default=600.0, gt=0, description="the demo analyses this much of the media")
-    # logs (lib/gcloud_loguru.py): "auto" is Cloud Logging on Google Cloud, JSON lines elsewhere
+    # logs (lib/ops/logging.py): "auto" is Cloud Logging on Google Cloud, JSON lines elsewhere
     log_format: Literal["auto", "gcloud", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # a cloud instance's catalog: fetched from gs://bucket/object to `db` at start when `db` is absent

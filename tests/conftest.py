@@ -25,15 +25,14 @@ import psycopg
 import pytest
 from flask import Flask
 
-from lib.app import create_app, shutdown
-from lib.engine import Engine
+from lib.core.ingest import discover, ingest
+from lib.core.recognizer import Recognizer
 from lib.fingerprint.config import DEFAULT
-from lib.ingest import discover, ingest
 from lib.settings import Settings
-from lib.store import Catalog
-from lib.store.db import is_url
+from lib.store import Catalog, is_url
 from lib.store.keys import Clock, utc_now
-from lib.synth import RATE, demo_song, song, write_catalog
+from lib.synth.songs import RATE, demo_song, song, write_catalog
+from lib.web.app import create_app, shutdown
 
 os.environ.setdefault("CLEARED_AUTH", "open")
 TEST_DATABASE_URL = os.environ.get("CLEARED_TEST_DATABASE_URL")
@@ -84,15 +83,15 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def catalog_path(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("db") / "catalog.db"
     with Catalog(path) as catalog:
-        summary = ingest(Engine(catalog), discover(demo_folder / "catalog.csv"), jobs=1, progress=False)
+        summary = ingest(catalog, discover(demo_folder / "catalog.csv"), jobs=1, progress=False)
     assert summary.added == 6
     return path
 
 
 @pytest.fixture
-def engine(catalog_path: Path) -> Iterator[Engine]:
+def engine(catalog_path: Path) -> Iterator[Recognizer]:
     with Catalog(catalog_path) as catalog:
-        yield Engine(catalog)
+        yield Recognizer(catalog)
 
 
 def at_engine_rate(samples: np.ndarray) -> np.ndarray:

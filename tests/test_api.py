@@ -18,10 +18,10 @@ import soundfile
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lib.app import create_app, shutdown
 from lib.settings import Settings
 from lib.store import Catalog
-from lib.synth import RATE, demo_song, song
+from lib.synth.songs import RATE, demo_song, song
+from lib.web.app import create_app, shutdown
 from tests.conftest import encode, store_settings
 from tests.contract import check
 from tests.media_server import serve
@@ -211,7 +211,7 @@ def test_private_addresses_are_refused_by_default(catalog_path: Path, url: str) 
 
 def test_a_redirect_to_a_private_address_is_refused(catalog_path: Path, base_url: str) -> None:
     """The first hop is allowed here only because it is the test server; the check runs on every hop."""
-    from lib.media import Limits, download
+    from lib.core.media import Limits, download
 
     limits = Limits.from_settings(_settings(catalog_path, allow_private_urls=False))
     with pytest.raises(Exception, match="non-public"):

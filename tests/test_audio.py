@@ -12,7 +12,7 @@ from scipy.signal import resample_poly
 
 from lib.fingerprint import audio
 from lib.fingerprint.config import DEFAULT
-from lib.synth import RATE, song
+from lib.synth.songs import RATE, song
 from tests.conftest import encode
 
 SECONDS = 6.0

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 
 from lib.store.schema import MIGRATIONS
-from lib.synth import RATE, demo_song, song
+from lib.synth.songs import RATE, demo_song, song
 
 
 def cli(db: str | Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""The demo page's server side (lib/demo.py, lib/covers.py, lib/waveform.py): the same answer
+"""The demo page's server side (lib/web/demo.py, lib/core/covers.py, lib/core/waveform.py): the same answer
 as the API, a waveform of the real samples, covers from reference files' tags, and the
 demo's own limits. The page itself, in a real browser: tests/test_demo_browser.py."""
 
@@ -16,11 +16,11 @@ from flask import Flask
 from mutagen.id3 import APIC, ID3
 from mutagen.mp4 import MP4, MP4Cover
 
-from lib.app import create_app
-from lib.covers import MAX_BYTES, embedded_art
+from lib.core.covers import MAX_BYTES, embedded_art
+from lib.core.waveform import Envelope
 from lib.settings import Settings
-from lib.synth import RATE, cover_png, demo_song, song
-from lib.waveform import Envelope
+from lib.synth.songs import RATE, cover_png, demo_song, song
+from lib.web.app import create_app
 from tests.conftest import encode, private_copy
 
 HTML_REF = re.compile(r'(?:src|href)="([^"]+)"')

@@ -17,7 +17,7 @@ import soundfile
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from lib.store.keys import KeyStore
-from lib.synth import RATE, demo_song, song
+from lib.synth.songs import RATE, demo_song, song
 from tests.conftest import private_copy
 from tests.server_process import server
 

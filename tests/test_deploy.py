@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lib.app import create_app
 from lib.settings import Settings
+from lib.web.app import create_app
 from tests.conftest import private_copy
 from tests.server_process import server
 

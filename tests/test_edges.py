@@ -11,8 +11,8 @@ from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.spectrogram import spectrogram
-from lib.mixes import speed_changed
-from lib.synth import RATE, song
+from lib.synth.mixes import speed_changed
+from lib.synth.songs import RATE, song
 from tests.conftest import at_engine_rate
 
 

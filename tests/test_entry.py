@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.synth import RATE, demo_song
+from lib.synth.songs import RATE, demo_song
 from tests.conftest import encode
 from tests.media_server import serve
 from tests.server_process import server as running

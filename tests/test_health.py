@@ -1,5 +1,5 @@
-"""The platform's probes (lib/health.py) and how a cloud instance gets its catalog
-(lib/catalog_fetch.py): through the app, and through main.py served as in the cloud."""
+"""The platform's probes (lib/web/health.py) and how a cloud instance gets its catalog
+(lib/ops/catalog_fetch.py): through the app, and through main.py served as in the cloud."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from google.api_core.exceptions import NotFound
 from google.cloud import storage
 
-from lib.app import create_app, shutdown
-from lib.catalog_fetch import fetch_catalog
+from lib.ops.catalog_fetch import fetch_catalog
 from lib.settings import Settings
 from lib.store import Catalog
+from lib.web.app import create_app, shutdown
 from tests.conftest import TEST_DATABASE_URL, copy_catalog, postgres_schema, private_copy
 from tests.server_process import server
 from tests.storage_emulator import BUCKET, storage_emulator

@@ -38,7 +38,7 @@ def hooks() -> Iterator[Receiver]:
 
 
 def signed_by(secret: bytes, delivery: Received) -> bool:
-    """The verification recipe of openapi.yaml, written out independently of lib/webhooks.py."""
+    """The verification recipe of openapi.yaml, written out independently of lib/core/webhooks.py."""
     timestamp = delivery.headers["X-Cleared-Timestamp"]
     expected = "v1=" + hmac.new(secret, f"{timestamp}.".encode() + delivery.body, hashlib.sha256).hexdigest()
     fresh = abs(time.time() - int(timestamp)) < 300

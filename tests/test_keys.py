@@ -1,4 +1,4 @@
-"""API keys, products, quotas and rate limits, through the app (lib/access.py) and the CLI."""
+"""API keys, products, quotas and rate limits, through the app (lib/web/access.py) and the CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Structured logs (lib/gcloud_loguru.py, lib/request_log.py): one JSON object per line
+"""Structured logs (lib/ops/logging.py, lib/web/request_log.py): one JSON object per line
 with the request's ids and what it did, Cloud Logging's format through google-cloud-logging's
 own handler, and nothing secret in either."""
 
@@ -17,11 +17,11 @@ from flask import Flask
 from google.cloud.logging_v2.handlers import StructuredLogHandler
 from loguru import logger
 
-from lib import gcloud_loguru
-from lib.app import create_app
-from lib.request_log import trace_of
+from lib.ops import logging as logs
 from lib.settings import Settings
 from lib.store.keys import KeyStore
+from lib.web.app import create_app
+from lib.web.request_log import trace_of
 from tests.conftest import private_copy
 
 TRACE = "105445aa7843bc8bf206b12000100000"
@@ -33,7 +33,7 @@ def stream() -> Iterator[io.StringIO]:
     """The logs as `setup("json")` writes them, into a buffer; loguru's default after."""
     root = logging.root.handlers[:]
     buffer = io.StringIO()
-    gcloud_loguru.setup("json", stream=buffer)
+    logs.setup("json", stream=buffer)
     yield buffer
     logger.remove()
     logger.add(sys.stderr)
@@ -154,7 +154,7 @@ def gcloud_stream() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """Records through google-cloud-logging's handler for Cloud Run (structured stdout)."""
     buffer = io.StringIO()
     logger.remove()
-    sink = logger.add(gcloud_loguru.GcloudSink(StructuredLogHandler(stream=buffer, project_id="cleared-test")))
+    sink = logger.add(logs.GcloudSink(StructuredLogHandler(stream=buffer, project_id="cleared-test")))
     yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
     logger.remove(sink)
     logger.add(sys.stderr)
@@ -178,6 +178,6 @@ def test_on_google_cloud_entries_link_to_the_trace_and_keep_query_strings_out(
 def test_the_platform_picks_the_sink(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("K_SERVICE", raising=False)
     monkeypatch.delenv("CLOUD_RUN_JOB", raising=False)
-    assert not gcloud_loguru.on_google_cloud()
+    assert not logs.on_google_cloud()
     monkeypatch.setenv("K_SERVICE", "cleared-staging")
-    assert gcloud_loguru.on_google_cloud()
+    assert logs.on_google_cloud()

@@ -17,13 +17,12 @@ import soundfile
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lib.app import create_app
-from lib.engine import Engine
+from lib.core.ingest import discover, ingest
 from lib.fingerprint.config import DEFAULT
-from lib.ingest import discover, ingest
-from lib.mixes import Piece, Placed, layout, render, sequence, silence, speed_changed
 from lib.store import Catalog
-from lib.synth import RATE, demo_song, song, write_catalog
+from lib.synth.mixes import Piece, Placed, layout, render, sequence, silence, speed_changed
+from lib.synth.songs import RATE, demo_song, song, write_catalog
+from lib.web.app import create_app
 from tests.conftest import at_engine_rate
 from tests.contract import check
 from tests.index_client import finished, index_settings
@@ -69,7 +68,7 @@ def long_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = folder / "catalog.db"
     with Catalog(db) as catalog:
         csv = write_catalog(folder, count=6, seconds=100.0, seed=SEED)
-        assert ingest(Engine(catalog), discover(csv), jobs=1, progress=False).added == 6
+        assert ingest(catalog, discover(csv), jobs=1, progress=False).added == 6
     return db
 
 
@@ -171,11 +170,11 @@ def test_the_cli_prints_the_same_segments(long_catalog: Path, mix: tuple[Path, l
 
 _PEAK_MB = """
 import resource, sys
-from lib.engine import Engine
+from lib.core.recognizer import Recognizer
 from lib.fingerprint.config import DEFAULT
 from lib.store import Catalog
 with Catalog(sys.argv[1]) as catalog:
-    engine = Engine(catalog)
+    engine = Recognizer(catalog)
     engine.index
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     found = engine.scan_file(sys.argv[2]).found

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask, Response
 from openapi_spec_validator import validate
 
-from lib.app import create_app
 from lib.settings import Settings
+from lib.web.app import create_app
 from tests.contract import SPEC_PATH, check, spec
 
 ROOT = SPEC_PATH.parent

@@ -15,7 +15,7 @@ from lib.fingerprint.match import _CELLS_PER_WARP, _best_cells, _candidates, fin
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.pipeline import identify, query_landmarks, reference_print
 from lib.fingerprint.spectrogram import spectrogram
-from lib.synth import song
+from lib.synth.songs import song
 
 SR = DEFAULT.sample_rate
 FRAME = DEFAULT.frame_seconds

@@ -13,7 +13,7 @@ from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.presence import Constellation, farther
 from lib.fingerprint.spectrogram import spectrogram
-from lib.synth import RATE, song
+from lib.synth.songs import RATE, song
 from tests.conftest import at_engine_rate
 
 FS = DEFAULT.frame_seconds

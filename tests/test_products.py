@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib.app import API_TYPES
-from lib.endpoints.product import THRESHOLDS, timecode
-from lib.major_labels import major_group
+from gen.models import ApiType
+from lib.products import API_TYPES
+from lib.products.labels import major_group
+from lib.products.rules import THRESHOLDS, timecode
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,8 @@ def test_timecode(seconds: float, code: str) -> None:
 
 def test_every_product_has_thresholds() -> None:
     assert set(THRESHOLDS) == set(API_TYPES)
+
+
+def test_api_types_are_the_contracts() -> None:
+    """The products' names are exactly the api_types openapi.yaml lists."""
+    assert [t.value for t in ApiType] == API_TYPES

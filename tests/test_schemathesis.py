@@ -11,10 +11,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
-from lib.access import PRODUCTS
-from lib.app import create_app
 from lib.settings import Settings
 from lib.store.keys import KeyStore
+from lib.web.access import PRODUCTS
+from lib.web.app import create_app
 from tests.conftest import private_copy
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.engine import Engine
+from lib.core.recognizer import Recognizer
 from lib.fingerprint import live
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.live import LiveIndex
 from lib.store import Catalog, LayoutMismatch, Track, connect, schema
-from lib.store.db import STORE_ERRORS
+from lib.store.database import STORE_ERRORS
 from lib.store.postings import PostingsIndex
 from tests.conftest import TEST_DATABASE_URL, copy_catalog, postgres_schema
 
@@ -143,9 +143,9 @@ def test_migrations_run_once_and_are_recorded(empty_store: str) -> None:
 def test_another_engine_sees_adds_and_removes(empty_store: str) -> None:
     """Two processes (here two engines on two catalogs of one store) stay in step."""
     with Catalog(empty_store) as mine, Catalog(empty_store) as theirs:
-        engine = Engine(mine)
+        engine = Recognizer(mine)
         assert engine.index.track_ids == []
-        Engine(theirs).add(Track(track_id="a"), _print("a"), "sha")
+        Recognizer(theirs).add(Track(track_id="a"), _print("a"), "sha")
         assert engine.index.track_ids == ["a"]
         theirs.remove("a")
         probe = engine.index.lookup(_print("a").hashes).probe
@@ -157,7 +157,7 @@ def test_an_add_extends_the_index_without_reloading_it(
 ) -> None:
     monkeypatch.setattr(live, "COMPACT_SHARE", 0.5)  # one track of six is a big delta
     with Catalog(store) as catalog:
-        engine = Engine(catalog)
+        engine = Recognizer(catalog)
         before = engine.index
         assert isinstance(before, LiveIndex)
         (demo03,) = catalog.prints(["DEMO03"])
@@ -174,7 +174,7 @@ def test_the_index_is_rebuilt_once_the_delta_outgrows_its_share(empty_store: str
     with Catalog(empty_store) as catalog:
         for i in range(10):
             catalog.add(Track(track_id=f"t{i}"), _print(f"t{i}" * (i + 1), 1000), f"s{i}")
-        engine = Engine(catalog)
+        engine = Recognizer(catalog)
         base = engine.index
         assert isinstance(base, LiveIndex)
         catalog.add(Track(track_id="big"), _print("big", int(live.COMPACT_SHARE * 10_000) + 1), "big")
@@ -188,7 +188,7 @@ def test_live_and_stored_lookups_find_every_posting_and_no_removed_one(store: st
     query's hashes (and, sharing rows, some chance ones), none of a removed track; the
     PostgreSQL postings find exactly those."""
     with Catalog(store) as catalog:
-        engine = Engine(catalog)
+        engine = Recognizer(catalog)
         engine.index  # noqa: B018  (built before the changes, which it then replays)
         catalog.remove("DEMO02")
         catalog.add(Track(track_id="extra"), _print("extra", 500), "extra")
@@ -218,7 +218,7 @@ def test_capped_and_per_track_lookups(store: str) -> None:
     with Catalog(store) as catalog:
         crowded = np.full(300, 7, np.uint32)  # one hash, 300 times in one track
         catalog.add(Track(track_id="crowd"), TrackPrint("crowd", crowded, np.arange(300, dtype=np.uint32), 300), "c")
-        engine = Engine(catalog)
+        engine = Recognizer(catalog)
         prints = list(catalog.prints())
         queries = np.concatenate([p.hashes[::5] for p in prints] + [_print("miss", 200).hashes, crowded[:20]])
         tracks = np.random.default_rng(1).integers(0, len(prints), len(queries))
@@ -306,9 +306,9 @@ def test_database_lookups_answer_as_the_memory_index_does(catalog_store: str, so
     with Catalog(catalog_store) as catalog:
         if catalog.database.dialect == "sqlite":
             with pytest.raises(ValueError, match="PostgreSQL"):
-                Engine(catalog, lookups="database")
+                Recognizer(catalog, lookups="database")
             return
-        in_memory = Engine(catalog).identify(song_at_engine_rate)
-        in_database = Engine(catalog, lookups="database").identify(song_at_engine_rate)
+        in_memory = Recognizer(catalog).identify(song_at_engine_rate)
+        in_database = Recognizer(catalog, lookups="database").identify(song_at_engine_rate)
     assert [i.track.track_id for i in in_memory] == ["DEMO03"]
     assert in_database == in_memory

@@ -11,7 +11,7 @@ from lib.fingerprint.hashes import Landmarks, landmarks
 from lib.fingerprint.peaks import find_peaks, levels
 from lib.fingerprint.spectrogram import spectrogram
 from lib.fingerprint.stream import landmark_spans
-from lib.synth import RATE, song
+from lib.synth.songs import RATE, song
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 
 from lib.store import Catalog
 from lib.store.tasks import TaskStore
-from lib.synth import song
+from lib.synth.songs import song
 from tests.conftest import encode, store_env
 from tests.server_process import ROOT, server
 

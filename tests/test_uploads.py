@@ -13,8 +13,8 @@ import pytest
 from flask.testing import FlaskClient
 from google.cloud import storage
 
-from lib.app import create_app
-from lib.uploads import BucketUploads, Uploads, uploads_for
+from lib.core.uploads import BucketUploads, Uploads, uploads_for
+from lib.web.app import create_app
 from tests.conftest import private_copy
 from tests.contract import check
 from tests.index_client import finished, index_settings, start, upload

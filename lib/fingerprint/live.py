@@ -3,7 +3,7 @@ the tracks added since it was built, and the tracks removed since (hidden, not y
 dropped from memory).
 
 An add rebuilds only the delta, a remove only flips a flag, so an instance keeps up
-with a catalog that other instances change without reloading it (lib/engine.py replays
+with a catalog that other instances change without reloading it (lib/core/recognizer.py replays
 the catalog's change log). When the delta outgrows a tenth of the base, or a tenth of
 the base's tracks are gone, the owner rebuilds the whole index instead (`changed`
 returns None): a delta rebuild costs time in proportion to the delta, and hidden

@@ -25,7 +25,8 @@ import numpy as np
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import TrackPrint
 from lib.store import postings
-from lib.store.db import Connection, Database, connect
+from lib.store.connection import connect
+from lib.store.database import Connection, Database
 from lib.store.models import Cover, Track
 
 _FIELDS = list(Track.model_fields)

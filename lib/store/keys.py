@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lib.store.db import Database, connect
+from lib.store.connection import connect
+from lib.store.database import Database
 
 PREFIX = "clr"
 

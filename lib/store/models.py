@@ -39,7 +39,7 @@ class Track(BaseModel):
 
 
 class Cover(NamedTuple):
-    """Album art taken from a reference file's tags (lib/covers.py), kept with its track."""
+    """Album art taken from a reference file's tags (lib/core/covers.py), kept with its track."""
 
     mime: str  # one of lib.covers.IMAGE_TYPES
     data: bytes

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from lib.store.db import Cursor, Database, Fetched, Params, StoreUnavailable
+from lib.store.database import Cursor, Database, Fetched, Params, StoreUnavailable
 
 _CONNECT_TIMEOUT = 5  # seconds: a server that does not answer is down, not slow
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from lib.fingerprint.config import EngineConfig
 from lib.fingerprint.index import Hits, TrackPrint, gather_runs
-from lib.store.db import Connection, Database
+from lib.store.database import Connection, Database
 from lib.store.postgres import Translated
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension

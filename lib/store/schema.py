@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lib.store.db import Database
+from lib.store.database import Database
 
 _TYPES = {"postgresql": {"BLOB": "BYTEA", "REAL": "DOUBLE PRECISION"}}
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lib.store.db import Database, Fetched, Params, StoreUnavailable
+from lib.store.database import Database, Fetched, Params, StoreUnavailable
 
 
 class SqliteDatabase(Database):

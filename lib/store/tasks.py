@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lib.store.db import Connection, Database, connect
+from lib.store.connection import connect
+from lib.store.database import Connection, Database
 
 
 def now_iso() -> str:

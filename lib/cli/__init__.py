@@ -1,0 +1,1 @@
+"""`python -m lib ...`: the command line. Every command builds `Settings`, then a `Service`."""

@@ -1,0 +1,74 @@
+"""Identify: the client's media in, the product's answer out, now or through a task.
+
+    the client's media (an upload or a URL) -> a local file            (`received`)
+      -> decoded up to `sync_media_seconds`
+         -> no longer than that: scanned, judged by the product       -> a `Result` now
+         -> longer: the file kept, an `identify_media` task queued    -> a `Task` (202; its
+            webhook or polling brings every segment and a summary, lib/core/tasks.py)
+
+The API's views, the demo page and music uploads all get the client's media through
+`received`, under the same download rules (lib/core/media.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gen.models import Result
+from lib.analysis import Analysis
+from lib.core import media, tasks
+from lib.core.service import Service
+from lib.products import route_req
+from lib.store.tasks import Task
+
+
+@dataclass(frozen=True)
+class Received:
+    path: Path  # a scratch file, deleted when the `received` block ends unless kept
+    filename: str  # for the records: the upload's name or the URL's last part
+    source_url: str | None
+
+
+@contextmanager
+def received(
+    service: Service, url: str | None = None, save: Callable[[Path], None] | None = None, filename: str = "upload"
+) -> Iterator[Received]:
+    """The client's media in a local scratch file for as long as the block runs: `url`
+    fetched safely, or an upload that `save` writes to the path it is given."""
+    if url is not None:
+        path = media.download(url, service.limits, folder=service.uploads.scratch)
+        filename = media.filename_of(url)
+    else:
+        path = service.uploads.incoming()
+    try:
+        if url is None:
+            assert save is not None, "an upload needs `save`"
+            save(path)
+        yield Received(path, filename, url)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def identify(service: Service, api_type: str, media: Received, callback_url: str | None) -> Result | Task:
+    """The product's result now, or, for media longer than `sync_media_seconds`, the
+    queued task that will scan the kept file. `callback_url` is already checked
+    (lib/core/webhooks.py: `checked_callback`)."""
+    decoded = service.sync_audio(media.path)
+    if decoded is None:
+        music = service.keep_music(media.path, media.filename, media.source_url)
+        return service.tasks.enqueue(tasks.IDENTIFY, music.music_id, {"api_type": api_type}, callback_url)
+    return route_req(api_type, service.analyse(decoded))
+
+
+def preview(
+    service: Service, api_type: str, media: Received, max_seconds: float, tap: Callable[[np.ndarray], None]
+) -> tuple[Result, Analysis]:
+    """Always answered while the client waits (the demo page): at most `max_seconds` of
+    the media are analysed, and `tap` sees the decoded samples (its waveform)."""
+    analysis = service.analyse_file(media.path, max_seconds, tap)
+    return route_req(api_type, analysis), analysis

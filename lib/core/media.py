@@ -1,0 +1,199 @@
+"""Fetch a client's media URL into a temporary file, safely.
+
+A URL from a client is an instruction to make a request from inside our network, so
+every hop is checked before it is made: http(s) only; the host name is resolved once
+and every address it resolves to must be public (no loopback, private, link-local or
+reserved ranges; cloud metadata endpoints live there); the connection then goes to
+that checked address, so a second DNS answer cannot swap in another (DNS rebinding).
+Redirects are followed by hand, each target checked again, at most `max_redirects`.
+The body streams to disk under a byte cap and a wall-clock deadline, so neither a
+huge file nor a server that drips one byte a second can hold a worker.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+import urllib3
+from urllib3.util import Url, parse_url
+from werkzeug.utils import secure_filename
+
+from lib.errors import ClearedError, InvalidInput, TooLarge, UpstreamFailed
+from lib.settings import Settings
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CHUNK = 64 * 1024
+_USER_AGENT = "Cleared/1.0 (+https://github.com/cleared)"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    timeout: float  # whole download, seconds
+    connect_timeout: float  # per connect and per read, seconds
+    max_redirects: int
+    allow_private: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_bytes=settings.max_download_bytes,
+            timeout=settings.download_timeout,
+            connect_timeout=settings.connect_timeout,
+            max_redirects=settings.max_redirects,
+            allow_private=settings.allow_private_urls,
+        )
+
+
+def _refuse(message: str) -> InvalidInput:
+    return InvalidInput("url_not_allowed", message)
+
+
+def _parse(url: str) -> Url:
+    try:
+        parsed = parse_url(url)
+    except ValueError as error:
+        raise InvalidInput("invalid_url", f"not a valid URL: {error}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise _refuse(f"only http and https URLs can be fetched, not {parsed.scheme or 'a relative URL'!r}")
+    if not parsed.host:
+        raise InvalidInput("invalid_url", "the URL has no host")
+    return parsed
+
+
+def resolve(host: str, port: int, allow_private: bool) -> str:
+    """The address to connect to; refused if any address of `host` is not public.
+
+    All addresses are checked, not just the first: a name answering with one public
+    and one private address must not get through on a lucky pick.
+    """
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise UpstreamFailed("download_failed", f"cannot resolve {host}: {error}") from None
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:127.0.0.1 is loopback too
+            ip = ip.ipv4_mapped
+        if not allow_private and not ip.is_global:
+            raise _refuse(f"{host} resolves to a non-public address ({ip}); only public servers can be fetched")
+    return addresses[0]
+
+
+def _pool(url: Url, address: str, limits: Limits) -> urllib3.HTTPConnectionPool:
+    """A connection pool pinned to the checked `address`, speaking TLS for the URL's own host name."""
+    timeout = urllib3.Timeout(connect=limits.connect_timeout, read=limits.connect_timeout)
+    if url.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address, url.port or 443, timeout=timeout, retries=False,
+            server_hostname=url.host, assert_hostname=url.host,
+        )  # fmt: skip
+    return urllib3.HTTPConnectionPool(address, url.port or 80, timeout=timeout, retries=False)
+
+
+def _connect(url: str, limits: Limits) -> tuple[Url, urllib3.HTTPConnectionPool, dict[str, str]]:
+    """A pool pinned to the checked address of `url`, and the headers every request sends."""
+    parsed = _parse(url)
+    assert parsed.host is not None  # _parse guarantees it
+    address = resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
+    host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+    return parsed, _pool(parsed, address, limits), {"Host": host_header, "User-Agent": _USER_AGENT}
+
+
+def check(url: str, limits: Limits) -> None:
+    """Refuse (`InvalidInput`) a URL we would not fetch, before promising to call it later."""
+    parsed = _parse(url)
+    assert parsed.host is not None
+    resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
+
+
+def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path:
+    """Fetch `url` into a new file in `folder` (default: the system's temp folder).
+
+    The caller owns the file and deletes it. Raises `InvalidInput` for a URL we will
+    not fetch, `TooLarge` over the size cap, `UpstreamFailed` when the media's server
+    fails or is too slow.
+    """
+    deadline = time.monotonic() + limits.timeout
+    for _ in range(limits.max_redirects + 1):
+        parsed, pool, headers = _connect(url, limits)
+        try:
+            response = pool.urlopen(
+                "GET", parsed.request_uri, headers=headers, redirect=False, preload_content=False, retries=False
+            )
+        except urllib3.exceptions.TimeoutError:
+            raise UpstreamFailed("download_timeout", f"{parsed.host} did not answer in time") from None
+        except urllib3.exceptions.HTTPError as error:
+            raise UpstreamFailed("download_failed", f"cannot fetch from {parsed.host}: {error}") from None
+        try:
+            if response.status in _REDIRECTS and response.headers.get("Location"):
+                url = urljoin(url, response.headers["Location"])
+                continue
+            if response.status >= 400:
+                raise UpstreamFailed("download_failed", f"{parsed.host} answered HTTP {response.status}")
+            return _save(response, limits, deadline, folder)
+        finally:
+            response.release_conn()
+            pool.close()
+    raise UpstreamFailed("download_failed", f"more than {limits.max_redirects} redirects")
+
+
+def post(url: str, body: bytes, headers: dict[str, str], limits: Limits) -> int:
+    """POST `body` to a checked address and return the HTTP status; redirects are not followed.
+
+    The answer's body is not read beyond what arrives with its headers: a receiver only
+    has to say 2xx. Raises `ClearedError` when the URL is refused or the server cannot be reached.
+    """
+    parsed, pool, base = _connect(url, limits)
+    try:
+        response = pool.urlopen(
+            "POST", parsed.request_uri, body=body, headers={**base, **headers},
+            redirect=False, preload_content=False, retries=False,
+        )  # fmt: skip
+        response.release_conn()
+        return int(response.status)
+    except urllib3.exceptions.TimeoutError:
+        raise UpstreamFailed("callback_timeout", f"{parsed.host} did not answer in time") from None
+    except urllib3.exceptions.HTTPError as error:
+        raise UpstreamFailed("callback_failed", f"cannot reach {parsed.host}: {error}") from None
+    finally:
+        pool.close()
+
+
+def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, folder: str | Path | None) -> Path:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limits.max_bytes:
+        raise TooLarge("too_large", f"the file is {int(length)} bytes; the limit is {limits.max_bytes}")
+    with tempfile.NamedTemporaryFile(prefix="cleared-", dir=folder, delete=False) as out:
+        path = Path(out.name)
+        try:
+            received = 0
+            while chunk := response.read1(_CHUNK):  # returns what has arrived: the deadline is checked often
+                received += len(chunk)
+                if received > limits.max_bytes:
+                    raise TooLarge("too_large", f"the file is larger than the limit of {limits.max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise UpstreamFailed("download_timeout", f"the download took longer than {limits.timeout:g} s")
+                out.write(chunk)
+        except urllib3.exceptions.TimeoutError:
+            path.unlink(missing_ok=True)
+            raise UpstreamFailed("download_timeout", "the server stopped sending") from None
+        except urllib3.exceptions.HTTPError as error:
+            path.unlink(missing_ok=True)
+            raise UpstreamFailed("download_failed", f"the download broke off: {error}") from None
+        except ClearedError:
+            path.unlink(missing_ok=True)
+            raise
+    return path
+
+
+def filename_of(url: str) -> str:
+    """A safe file name for what a URL points at (its last path part), for the records."""
+    return secure_filename(Path(url.split("?")[0]).name) or "download"

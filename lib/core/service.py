@@ -1,0 +1,124 @@
+"""What every request shares: the engine over the catalog, the limits, the uploads and
+task queue, and the step from a client's media (a URL or an uploaded file) to the
+segments heard in it.
+
+One `Service` lives per process: the web app holds one (lib/web/context.py), and so
+does each command of the command line and each worker process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from lib.analysis import Analysis
+from lib.core.ingest import sha1_of
+from lib.core.media import Limits
+from lib.core.recognizer import Recognizer
+from lib.core.uploads import Uploads, uploads_for
+from lib.errors import InvalidInput, UnsupportedMedia
+from lib.fingerprint import audio
+from lib.settings import Settings
+from lib.store import Catalog, connect, schema
+from lib.store.keys import Clock, KeyStore, utc_now
+from lib.store.tasks import Music, TaskStore
+
+_MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
+
+
+class Service:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.database = connect(settings.store, settings.database_pool_size, migrate=settings.database_migrate)
+        if not settings.database_migrate and schema.pending(self.database):
+            raise RuntimeError("the store's schema is behind this version: run `python -m lib migrate`")
+        self.catalog = Catalog(self.database)
+        self.recognizer = Recognizer(self.catalog, lookups=settings.index)
+        self.limits = Limits.from_settings(settings)
+        self.tasks = TaskStore(self.database, max_runs=settings.task_max_runs)
+        self.keys = KeyStore(self.database, clock)
+
+    @cached_property
+    def uploads(self) -> Uploads:
+        """Opened on first use: commands that never touch uploads create no folder."""
+        return uploads_for(self.settings.storage, self.settings.storage_timeout)
+
+    @cached_property
+    def webhook_secret(self) -> bytes:
+        """The configured secret, or the one generated for this store on first use."""
+        if self.settings.webhook_secret is not None:
+            return self.settings.webhook_secret.get_secret_value().encode()
+        return self.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
+
+    def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the store (catalog, tasks and keys) answers."""
+        self.database.ping()
+
+    def close(self) -> None:
+        self.database.close()
+
+    def sync_audio(self, path: Path) -> list[np.ndarray] | None:
+        """The decoded audio when it plays no longer than `sync_media_seconds`, else None.
+
+        One decode both decides between answering now and queueing a task and feeds the
+        scan: decoding the file once to measure it and again to scan it was two thirds of
+        a 10 s MP3's CPU (bench/LOAD.md). No more than that many seconds are held, at the
+        engine's 8 kHz (2 MB for 60 s); container durations are not trusted.
+        """
+        limit = int(self.settings.sync_media_seconds * self.recognizer.config.sample_rate)
+        chunks: list[np.ndarray] = []
+        held = 0
+        try:
+            for chunk in audio.stream(path, self.recognizer.config):
+                held += len(chunk)
+                if held > limit:
+                    return None
+                chunks.append(chunk)
+        except audio.DecodeError:
+            raise _undecodable() from None
+        return chunks
+
+    def keep_music(self, incoming: Path, filename: str, source_url: str | None) -> Music:
+        """Keep a whole, decodable file (moved from `incoming`) under a new music id."""
+        try:
+            next(audio.stream(incoming, self.recognizer.config))
+        except (audio.DecodeError, StopIteration):
+            raise _undecodable() from None
+        size, sha1 = incoming.stat().st_size, sha1_of(incoming)
+        music_id = uuid.uuid4().hex
+        self.uploads.keep(incoming, music_id)
+        return self.tasks.add_music(music_id, filename, size, sha1, source_url)
+
+    def analyse_file(
+        self, path: Path, max_seconds: float | None = None, tap: Callable[[np.ndarray], None] | None = None
+    ) -> Analysis:
+        """Scan the file as it decodes (memory stays bounded for media of any length), up to
+        `max_seconds` (default: `max_media_seconds`); `tap` sees the decoded samples too."""
+        limit = max_seconds or self.settings.max_media_seconds
+        return _checked(lambda: self.recognizer.scan_file(path, limit, tap))
+
+    def analyse(self, chunks: list[np.ndarray]) -> Analysis:
+        """Scan audio already decoded (`sync_audio`)."""
+        return _checked(lambda: self.recognizer.scan(chunks))
+
+
+def _undecodable() -> UnsupportedMedia:
+    return UnsupportedMedia("unsupported_media", "not an audio or video file that can be decoded")
+
+
+def _checked(scan: Callable[[], Analysis]) -> Analysis:
+    """The scan's analysis, or the API's error for media that cannot be decoded or is too short."""
+    try:
+        analysis = scan()
+    except audio.DecodeError:
+        raise _undecodable() from None
+    if analysis.seconds == 0:
+        raise UnsupportedMedia("unsupported_media", "the file holds no audio samples")
+    if analysis.seconds < _MIN_SECONDS:
+        raise InvalidInput("audio_too_short", f"{analysis.seconds:.2f} s of audio; send at least {_MIN_SECONDS:g} s")
+    return analysis
