@@ -13,22 +13,24 @@ huge file nor a server that drips one byte a second can hold a worker.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
 import urllib3
 from urllib3.util import Url, parse_url
-from werkzeug.utils import secure_filename
 
 from lib.errors import ClearedError, InvalidInput, TooLarge, UpstreamFailed
 from lib.settings import Settings
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]")  # what werkzeug's secure_filename keeps
 _USER_AGENT = "Cleared/1.0 (+https://github.com/cleared)"
 
 
@@ -196,4 +198,5 @@ def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, f
 
 def filename_of(url: str) -> str:
     """A safe file name for what a URL points at (its last path part), for the records."""
-    return secure_filename(Path(url.split("?")[0]).name) or "download"
+    name = unicodedata.normalize("NFKD", Path(url.split("?")[0]).name).encode("ascii", "ignore").decode()
+    return _UNSAFE_IN_NAME.sub("", "_".join(name.split())).strip("._") or "download"

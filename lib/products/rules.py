@@ -1,6 +1,6 @@
 """What the six products share: their thresholds (in one table) and the song they report.
 
-Each product (`lib/endpoints/<api_type>.py`) is a licensing question asked of the same
+Each product (`lib/products/<api_type>.py`) is a licensing question asked of the same
 analysis, the catalog segments heard in the media:
 
     analysis -> qualifying(...) -> the product's own filter -> songs -> result
