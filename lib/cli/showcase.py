@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from lib.core.service import Service
 from lib.products import PRODUCTS
 from lib.settings import Settings
-from lib.store import Catalog
 from lib.store.keys import KeyStore
 from lib.synth.songs import RATE, demo_song, song
 
@@ -43,17 +43,13 @@ def write_excerpts(folder: Path) -> list[Path]:
 _DEV_OWNER = "make-run"
 
 
-def dev_key(db: str) -> str:
+def dev_key(store: KeyStore) -> str:
     """A new key for every product, the previous `make run` keys revoked."""
-    store = KeyStore(db)
-    try:
-        for key in store.all():
-            if key.owner == _DEV_OWNER:
-                store.revoke(key.key_id)
-        key_text, _ = store.create(_DEV_OWNER, PRODUCTS, monthly_quota=None, rate="600/minute")
-        return key_text
-    finally:
-        store.close()
+    for key in store.all():
+        if key.owner == _DEV_OWNER:
+            store.revoke(key.key_id)
+    key_text, _ = store.create(_DEV_OWNER, PRODUCTS, monthly_quota=None, rate="600/minute")
+    return key_text
 
 
 def main() -> None:
@@ -63,15 +59,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     base = f"http://localhost:{args.port}"
-    with Catalog(args.db) as catalog:
-        stats = catalog.stats()
+    settings = Settings(db=args.db, database_url=None)
+    service = Service(settings)
+    try:
+        stats = service.catalog.stats()
+        key = dev_key(service.keys) if settings.auth == "keys" else None
+    finally:
+        service.close()
     excerpts = write_excerpts(args.excerpts)
-    settings = Settings(db=args.db)
     auth = settings.auth
     header = ""
     print(f"\nCleared starts on {base} with {stats['tracks']} tracks ({stats['hours']} h) from {args.db}.")
-    if auth == "keys":
-        key = dev_key(args.db)
+    if key is not None:
         header = f"-H 'Authorization: Bearer {key}' "
         print(f"Development key (all products, no quota; replaced by the next make run):\n  {key}")
     elif auth == "marketplace":

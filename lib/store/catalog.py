@@ -8,7 +8,7 @@ one transaction with its fingerprint, so an interrupted ingest leaves only whole
 and simply resumes (files already present, by content hash, are skipped).
 
 Every add and remove also appends to `catalog_changes`, which in-memory indexes replay
-(lib/index_cache.py). Those transactions take the `_CHANGES` lock in turn, so change
+(lib/core/recognizer.py). Those transactions take the `_CHANGES` lock in turn, so change
 numbers are committed in order and a reader that has seen change n has seen every
 change before it (PostgreSQL hands out sequence numbers before commit, not in it).
 """

@@ -117,7 +117,7 @@ MIGRATIONS = (
         )
     """),
     # every add and remove, in commit order: each instance's in-memory index replays
-    # what it has not seen (lib/index_cache.py) instead of reloading the catalog
+    # what it has not seen (lib/core/recognizer.py) instead of reloading the catalog
     Migration(2, "catalog changes", {
         "sqlite": """CREATE TABLE catalog_changes (
             seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, track_id TEXT NOT NULL)""",
