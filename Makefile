@@ -9,7 +9,7 @@ WORKERS ?= 2
 THREADS ?= 2
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
+.PHONY: run test test-fast pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
 .PHONY: bench-scale
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -43,8 +43,14 @@ typecheck: $(VENV)/.installed
 
 test: lint typecheck pytest
 
+# every test; the browser tests (-m browser) need Chromium
 pytest: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest
+
+# the tests that neither spawn processes, build artifacts (-m slow) nor drive a browser:
+# no Chromium needed
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow and not browser"
 
 # Debian's Chromium for the demo page's browser tests (Playwright drives it; it never
 # downloads a browser of its own)

@@ -22,9 +22,10 @@ from lib.settings import Settings
 from lib.store import Catalog
 from lib.synth.songs import RATE, demo_song, song
 from lib.web.app import create_app, shutdown
-from tests.conftest import encode, store_settings
-from tests.contract import check
-from tests.media_server import serve
+from tests.support.audio import encode
+from tests.support.contract import check
+from tests.support.media_server import serve
+from tests.support.stores import store_settings
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,8 @@ def _settings(store: str | Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def app(catalog_store: str) -> Iterator[Flask]:
-    app = create_app(_settings(catalog_store))
+def app(catalog_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    app = create_app(_settings(catalog_store, storage=str(tmp_path_factory.mktemp("api") / "uploads")))
     yield app
     shutdown(app)
 
@@ -203,8 +204,8 @@ def test_redirects_within_the_limit_are_followed(client: FlaskClient, base_url: 
         "http://0.0.0.0/a.mp3",
     ],
 )
-def test_private_addresses_are_refused_by_default(catalog_path: Path, url: str) -> None:
-    client = create_app(_settings(catalog_path, allow_private_urls=False)).test_client()
+def test_private_addresses_are_refused_by_default(catalog_path: Path, tmp_path: Path, url: str) -> None:
+    client = create_app(_settings(catalog_path, storage=str(tmp_path / "up"), allow_private_urls=False)).test_client()
     body = identify(client, "dn", url, status=422)
     assert body["error"]["code"] == "url_not_allowed"
 

@@ -13,7 +13,7 @@ from scipy.signal import resample_poly
 from lib.fingerprint import audio
 from lib.fingerprint.config import DEFAULT
 from lib.synth.songs import RATE, song
-from tests.conftest import encode
+from tests.support.audio import encode
 
 SECONDS = 6.0
 

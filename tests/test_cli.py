@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 
 from lib.store.schema import MIGRATIONS
 from lib.synth.songs import RATE, demo_song, song
+
+pytestmark = pytest.mark.slow  # a CLI process per call
 
 
 def cli(db: str | Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,8 @@ from lib.core.waveform import Envelope
 from lib.settings import Settings
 from lib.synth.songs import RATE, cover_png, demo_song, song
 from lib.web.app import create_app
-from tests.conftest import encode, private_copy
+from tests.support.audio import encode
+from tests.support.stores import private_copy
 
 HTML_REF = re.compile(r'(?:src|href)="([^"]+)"')
 

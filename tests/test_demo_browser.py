@@ -18,8 +18,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from lib.store.keys import KeyStore
 from lib.synth.songs import RATE, demo_song, song
-from tests.conftest import private_copy
-from tests.server_process import server
+from tests.support.server_process import server
+from tests.support.stores import private_copy
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium, and a server process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

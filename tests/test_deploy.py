@@ -20,8 +20,8 @@ import yaml
 
 from lib.settings import Settings
 from lib.web.app import create_app
-from tests.conftest import private_copy
-from tests.server_process import server
+from tests.support.server_process import server
+from tests.support.stores import private_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -99,6 +99,7 @@ def test_the_image_is_built_from_the_runtime_requirements_on_our_python() -> Non
     assert all((ROOT / name).exists() and name not in ignored for name in image_files())
 
 
+@pytest.mark.slow
 def test_the_files_the_image_holds_are_enough_to_serve(catalog_path: Path, tmp_path: Path) -> None:
     """main.py run from a folder holding only what the Dockerfile copies."""
     app_dir = tmp_path / "app"

@@ -13,7 +13,7 @@ from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.spectrogram import spectrogram
 from lib.synth.mixes import speed_changed
 from lib.synth.songs import RATE, song
-from tests.conftest import at_engine_rate
+from tests.support.audio import at_engine_rate
 
 
 @pytest.fixture(scope="module")

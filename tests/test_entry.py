@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from lib.synth.songs import RATE, demo_song
-from tests.conftest import encode
-from tests.media_server import serve
-from tests.server_process import server as running
+from tests.support.audio import encode
+from tests.support.media_server import serve
+from tests.support.server_process import server as running
+
+pytestmark = pytest.mark.slow  # a functions-framework server process
 
 
 @pytest.fixture(scope="module")

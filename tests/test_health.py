@@ -20,9 +20,9 @@ from lib.ops.catalog_fetch import fetch_catalog
 from lib.settings import Settings
 from lib.store import Catalog
 from lib.web.app import create_app, shutdown
-from tests.conftest import TEST_DATABASE_URL, copy_catalog, postgres_schema, private_copy
-from tests.server_process import server
-from tests.storage_emulator import BUCKET, storage_emulator
+from tests.support.server_process import server
+from tests.support.storage_emulator import BUCKET, storage_emulator
+from tests.support.stores import TEST_DATABASE_URL, copy_catalog, postgres_schema, private_copy
 
 
 @pytest.fixture
@@ -98,6 +98,7 @@ def catalog_object(emulator: str, catalog_path: Path, monkeypatch: pytest.Monkey
     return f"gs://{BUCKET}/{name}"
 
 
+@pytest.mark.slow
 def test_an_instance_fetches_the_catalog_once(catalog_object: str, tmp_path: Path) -> None:
     db = tmp_path / "data" / "cleared.db"
     assert fetch_catalog(catalog_object, db) is True
@@ -107,6 +108,7 @@ def test_an_instance_fetches_the_catalog_once(catalog_object: str, tmp_path: Pat
     assert sorted(p.name for p in db.parent.iterdir() if not p.name.endswith("-lock")) == ["cleared.db"]
 
 
+@pytest.mark.slow
 def test_a_missing_catalog_object_fails_the_start_and_leaves_nothing(catalog_object: str, tmp_path: Path) -> None:
     db = tmp_path / "data" / "cleared.db"
     with pytest.raises(NotFound):
@@ -114,6 +116,7 @@ def test_a_missing_catalog_object_fails_the_start_and_leaves_nothing(catalog_obj
     assert not db.exists() and [p.name for p in db.parent.iterdir()] == [".cleared.db.fetch-lock"]
 
 
+@pytest.mark.slow
 def test_main_fetches_the_catalog_before_it_serves(catalog_object: str, emulator: str, tmp_path: Path) -> None:
     """main.py as Cloud Run starts it: an empty disk, the catalog in a bucket, JSON logs."""
     db = tmp_path / "instance" / "cleared.db"

@@ -16,19 +16,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gen.models import TaskPayload
-from tests.contract import check
-from tests.index_client import INDEX, SECRET, finished, start, upload
-from tests.webhook_receiver import Received, Receiver, receiver
+from tests.support.contract import check
+from tests.support.index_client import INDEX, SECRET, finished, start, upload
+from tests.support.webhook_receiver import Received, Receiver, receiver
 
 
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
+    """The index API's settings; `client` (tests/conftest.py) is this app's."""
     return make_app(**INDEX)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from werkzeug.test import TestResponse
 
 from lib.settings import Settings
 from lib.store.keys import KeyStore
-from tests.contract import check
-from tests.server_process import free_port
-from tests.storage_emulator import BUCKET
+from tests.support.contract import check
+from tests.support.server_process import free_port
+from tests.support.storage_emulator import BUCKET
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = ["yt", "ml", "neyt", "dn", "mlsi", "dt", "fingerprint"]
@@ -51,17 +51,13 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_app(make_app: Callable[..., Flask], clock: Clock) -> Callable[..., Flask]:
-    """Apps in keys mode on the test's store, on the test's clock."""
+    """Apps in keys mode on the test's store, on the test's clock (and so `app` and
+    `client` of tests/conftest.py are too)."""
 
     def make(**overrides: Any) -> Flask:
         return make_app(clock, **{"task_workers": 0, "auth": "keys", **overrides})
 
     return make
-
-
-@pytest.fixture
-def client(make_app: Callable[..., Flask]) -> FlaskClient:
-    return make_app().test_client()
 
 
 @pytest.fixture
@@ -165,6 +161,7 @@ def test_an_expired_key_is_a_401_expired_key(client: FlaskClient, keys: KeyStore
     assert response.status_code == 401 and error_code(response) == "expired_key"
 
 
+@pytest.mark.slow
 def test_a_revoked_key_stops_working_at_once(client: FlaskClient, keys: KeyStore, db: str) -> None:
     key = new_key(keys)
     assert client.get("/api/v1/tracks", headers=bearer(key)).status_code == 200
@@ -277,6 +274,7 @@ def test_open_mode_needs_no_key_and_meters_nothing(make_app: Callable[..., Flask
     assert keys.usage() == before
 
 
+@pytest.mark.slow
 def test_keys_cli_creates_lists_and_reports_usage(db: str, client: FlaskClient, clip: Path) -> None:
     def cli(*args: str) -> str:
         done = subprocess.run([sys.executable, "-m", "lib", "--db", str(db), "keys", *args], cwd=ROOT,

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # Locust and server processes
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"rate": 5, "users": 5, "ramp_seconds": 1, "duration_seconds": 3}
 

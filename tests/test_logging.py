@@ -22,7 +22,7 @@ from lib.settings import Settings
 from lib.store.keys import KeyStore
 from lib.web.app import create_app
 from lib.web.request_log import trace_of
-from tests.conftest import private_copy
+from tests.support.stores import private_copy
 
 TRACE = "105445aa7843bc8bf206b12000100000"
 SIGNED = "http://127.0.0.1/song.mp3?X-Goog-Signature=0ddba11c0ffee"
@@ -105,7 +105,9 @@ def test_refusals_are_warnings_and_no_signed_url_or_key_reaches_the_logs(
 def test_entries_logged_while_a_request_runs_carry_its_ids(
     catalog_path: Path, tmp_path: Path, stream: io.StringIO
 ) -> None:
-    app = create_app(Settings(db=private_copy(catalog_path, tmp_path), task_workers=0, auth="open"))
+    app = create_app(
+        Settings(db=private_copy(catalog_path, tmp_path), storage=str(tmp_path / "up"), task_workers=0, auth="open")
+    )
 
     def broken() -> str:
         logging.getLogger("some.library").warning("a library speaks")

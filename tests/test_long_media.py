@@ -23,10 +23,10 @@ from lib.store import Catalog
 from lib.synth.mixes import Piece, Placed, layout, render, sequence, silence, speed_changed
 from lib.synth.songs import RATE, demo_song, song, write_catalog
 from lib.web.app import create_app
-from tests.conftest import at_engine_rate
-from tests.contract import check
-from tests.index_client import finished, index_settings
-from tests.server_process import ROOT
+from tests.support.audio import at_engine_rate
+from tests.support.contract import check
+from tests.support.index_client import finished, index_settings
+from tests.support.server_process import ROOT
 
 SEED = 31  # the long-media catalog: write_catalog(seed=SEED), songs of 100 s
 FADE = 3.0
@@ -108,6 +108,7 @@ def segments_match_the_truth(segments: list[dict[str, Any]], truth: list[Placed]
         assert abs(found["ref_start"] / 1000 - piece.ref_start - (start - piece.start) * piece.speed) <= 0.5
 
 
+@pytest.mark.slow
 def test_a_mix_is_answered_in_the_background_with_every_segment(app: Flask, mix: tuple[Path, list[Placed]]) -> None:
     path, truth = mix
     client: FlaskClient = app.test_client()
@@ -136,6 +137,7 @@ def test_a_mix_is_answered_in_the_background_with_every_segment(app: Flask, mix:
     assert verdicts["ml"]["songs"] == 3
 
 
+@pytest.mark.slow
 def test_short_media_is_still_answered_at_once(app: Flask, mix: tuple[Path, list[Placed]], tmp_path: Path) -> None:
     clip = tmp_path / "clip.flac"
     audio, rate = soundfile.read(mix[0], frames=50 * RATE, dtype="float32")
@@ -159,6 +161,7 @@ def test_the_sync_limit_is_the_decoded_length(
     assert ("taskId" in response.json) == (status == 202)  # type: ignore[operator]
 
 
+@pytest.mark.slow
 def test_the_cli_prints_the_same_segments(long_catalog: Path, mix: tuple[Path, list[Placed]]) -> None:
     path, truth = mix
     command = [sys.executable, "-m", "lib", "--db", str(long_catalog), "identify", "--segments", "--json", str(path)]
@@ -190,6 +193,7 @@ def scan_in_a_fresh_process(db: Path, media: Path) -> tuple[float, int]:
     return float(grown), int(segments)
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_length(long_catalog: Path, tmp_path: Path) -> None:
     """A minute and two hours of the same audio: the peak grows by the same few MB."""
     minute = np.concatenate([demo_song(2, 100.0, SEED)[: 30 * RATE], song(902, 30.0)])

@@ -13,14 +13,14 @@ from openapi_spec_validator import validate
 
 from lib.settings import Settings
 from lib.web.app import create_app
-from tests.contract import SPEC_PATH, check, spec
+from tests.support.contract import SPEC_PATH, check, spec
 
 ROOT = SPEC_PATH.parent
 
 
 @pytest.fixture(scope="module")
-def app(catalog_path: Path) -> Flask:
-    return create_app(Settings(db=catalog_path))
+def app(catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    return create_app(Settings(db=catalog_path, storage=str(tmp_path_factory.mktemp("openapi") / "uploads")))
 
 
 def test_the_document_is_valid_openapi() -> None:
@@ -52,6 +52,7 @@ def test_the_interactive_docs_are_served_without_a_cdn(app: Flask) -> None:
     assert script.status_code == 200 and len(script.data) > 100_000
 
 
+@pytest.mark.slow
 def test_the_generated_models_are_current(tmp_path: Path) -> None:
     """gen/models.py must be what `make gen` makes of today's openapi.yaml."""
     fresh = tmp_path / "models.py"

@@ -14,7 +14,7 @@ from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.presence import Constellation, farther
 from lib.fingerprint.spectrogram import spectrogram
 from lib.synth.songs import RATE, song
-from tests.conftest import at_engine_rate
+from tests.support.audio import at_engine_rate
 
 FS = DEFAULT.frame_seconds
 

@@ -15,7 +15,7 @@ from lib.settings import Settings
 from lib.store.keys import KeyStore
 from lib.web.access import PRODUCTS
 from lib.web.app import create_app
-from tests.conftest import private_copy
+from tests.support.stores import private_copy
 
 
 @pytest.fixture(scope="module")

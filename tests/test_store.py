@@ -21,7 +21,7 @@ from lib.fingerprint.live import LiveIndex
 from lib.store import Catalog, LayoutMismatch, Track, connect, schema
 from lib.store.database import STORE_ERRORS
 from lib.store.postings import PostingsIndex
-from tests.conftest import TEST_DATABASE_URL, copy_catalog, postgres_schema
+from tests.support.stores import TEST_DATABASE_URL, copy_catalog, postgres_schema
 
 
 def _print(track_id: str, n: int = 100) -> TrackPrint:

@@ -21,8 +21,11 @@ import pytest
 from lib.store import Catalog
 from lib.store.tasks import TaskStore
 from lib.synth.songs import song
-from tests.conftest import encode, store_env
-from tests.server_process import ROOT, server
+from tests.support.audio import encode
+from tests.support.server_process import ROOT, server
+from tests.support.stores import store_env
+
+pytestmark = pytest.mark.slow  # server and worker processes, killed and restarted
 
 
 def _call(method: str, url: str, body: bytes | None = None, content_type: str = "application/json") -> Any:

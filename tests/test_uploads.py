@@ -1,5 +1,5 @@
 """Both upload backends behave alike: a local folder and a Cloud Storage bucket (through the
-real google-cloud-storage client against a local emulator, tests/storage_emulator.py)."""
+real google-cloud-storage client against a local emulator, tests/support/storage_emulator.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from google.cloud import storage
 
 from lib.core.uploads import BucketUploads, Uploads, uploads_for
 from lib.web.app import create_app
-from tests.conftest import private_copy
-from tests.contract import check
-from tests.index_client import finished, index_settings, start, upload
-from tests.server_process import free_port
-from tests.storage_emulator import BUCKET, storage_emulator
+from tests.support.contract import check
+from tests.support.index_client import finished, index_settings, start, upload
+from tests.support.server_process import free_port
+from tests.support.storage_emulator import BUCKET, storage_emulator
+from tests.support.stores import private_copy
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def bucket_env(emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"gs://{BUCKET}/{uuid.uuid4().hex[:8]}/uploads"
 
 
-@pytest.fixture(params=["folder", "bucket"])
+@pytest.fixture(params=["folder", pytest.param("bucket", marks=pytest.mark.slow)])  # bucket: an emulator process
 def uploads(request: pytest.FixtureRequest, tmp_path: Path) -> Uploads:
     if request.param == "folder":
         return uploads_for(str(tmp_path / "uploads"), timeout=30.0)
@@ -68,6 +68,7 @@ def test_unknown_music_is_none_and_ids_are_never_paths(uploads: Uploads) -> None
         pass
 
 
+@pytest.mark.slow
 def test_a_bucket_object_is_named_by_prefix_and_music_id(bucket_env: str) -> None:
     uploads = uploads_for(bucket_env, timeout=30.0)
     assert isinstance(uploads, BucketUploads)
@@ -94,6 +95,7 @@ def test_an_unreachable_bucket_is_a_503_and_nothing_is_kept(
         assert db.execute("SELECT count(*) FROM music").fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_add_and_check_run_from_a_bucket(
     bucket_env: str, catalog_path: Path, tmp_path: Path, media: dict[str, Path]
 ) -> None:

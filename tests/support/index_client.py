@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from lib.settings import Settings
-from tests.contract import check
+from tests.support.contract import check
 
 SECRET = b"test-secret"
 

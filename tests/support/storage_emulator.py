@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.server_process import free_port
+from tests.support.server_process import free_port
 
 BUCKET = "cleared-test"
 
