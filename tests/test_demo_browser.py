@@ -1,10 +1,12 @@
 """The demo page in a real headless Chromium (Debian's, driven by Playwright; never a
 downloaded browser) against main.py served as in the cloud, in keys mode: the page needs
-no key. A screenshot of the result goes to test-artifacts/demo.png."""
+no key. A screenshot of the result goes to $CLEARED_TEST_ARTIFACTS/demo.png when that
+folder is set (docs/demo.png is made so), else to the test's temporary folder."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +26,6 @@ from tests.support.stores import private_copy
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium, and a server process
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -98,7 +99,9 @@ def check(page: Page, path: Path, product: str = "dn") -> None:
     page.click("#submit")
 
 
-def test_a_match_is_shown_where_the_api_says_it_is(page: Page, files: dict[str, Path], served: tuple[str, str]) -> None:
+def test_a_match_is_shown_where_the_api_says_it_is(
+    page: Page, files: dict[str, Path], served: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     check(page, files["mix"])
     expect(page.locator("#results")).to_be_visible(timeout=30_000)
     songs = api_answer(*served, files["mix"])["result"][0]["songs"]
@@ -125,8 +128,9 @@ def test_a_match_is_shown_where_the_api_says_it_is(page: Page, files: dict[str, 
     expect(page.locator(".cover.placeholder")).to_have_count(1)
     expect(page.locator(".badge.major")).to_have_count(sum(1 for s in songs if s["major_label"]))
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "demo.png", full_page=True)
+    artifacts = Path(os.environ.get("CLEARED_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=artifacts / "demo.png", full_page=True)
 
     later = max(songs, key=lambda s: s["start_offset"])
     page.locator(f'.region[data-start-ms="{later["start_offset"]}"]').focus()
