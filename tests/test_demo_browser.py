@@ -25,7 +25,6 @@ from tests.support.stores import private_copy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium, and a server process
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
