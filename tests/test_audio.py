@@ -14,6 +14,7 @@ from lib.fingerprint import audio
 from lib.fingerprint.config import DEFAULT
 from lib.synth.songs import RATE, song
 from tests.support.audio import encode
+from tests.support.ogg import remuxed_with_bad_packet, with_bad_packet, with_empty_packet
 
 SECONDS = 6.0
 
@@ -71,14 +72,65 @@ def test_stereo_is_downmixed(tmp_path: Path, source: np.ndarray) -> None:
     assert 0.4 < _similarity(decoded, _expected(other)) < 0.95
 
 
-def test_soundfile_fallback_matches_ffmpeg(tmp_path: Path, source: np.ndarray) -> None:
-    """The fallback path feeds the same resampler, so both decoders agree sample for sample."""
+@pytest.mark.parametrize("channels", [1, 2])
+def test_soundfile_fallback_matches_ffmpeg(tmp_path: Path, source: np.ndarray, channels: int) -> None:
+    """The fallback path feeds the same downmix and resampler, so both decoders agree
+    sample for sample (FFmpeg mixes stereo to (L + R) / sqrt 2, not to the mean)."""
     path = tmp_path / "clip.flac"
-    soundfile.write(path, source, RATE)
+    soundfile.write(path, np.stack([source, 0.5 * source][:channels], axis=1), RATE)
     via_ffmpeg = audio.load(path)
     via_soundfile = np.concatenate(list(audio._decode_soundfile(path, DEFAULT.sample_rate)))
     assert len(via_soundfile) == len(via_ffmpeg)
     assert np.max(np.abs(via_soundfile - via_ffmpeg)) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def vorbis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("vorbis") / "clean.ogg"
+    long = song(5, 20.0)
+    soundfile.write(path, np.stack([long, 0.5 * long], axis=1), RATE, format="OGG", subtype="VORBIS")
+    return path
+
+
+def test_empty_packet_midway_does_not_end_the_stream(tmp_path: Path, vorbis: Path) -> None:
+    """A zero-length Ogg packet (a real dev-corpus file has one 0.5 s before its end)
+    used to reach FFmpeg as end-of-stream, and the next packet failed with EINVAL."""
+    path = tmp_path / "empty_packet.ogg"
+    path.write_bytes(with_empty_packet(vorbis.read_bytes(), at=20))
+    warnings: list[str] = []
+    decoded = audio.load(path, warnings=warnings)
+    clean = audio.load(vorbis)
+    assert warnings == []
+    assert len(decoded) == len(clean)
+    assert np.max(np.abs(decoded - clean)) < 1e-4
+
+
+def test_failure_midway_continues_with_the_fallback(tmp_path: Path, vorbis: Path) -> None:
+    """FFmpeg gives up on a bad packet 12 s in; libvorbis skips it. The file is read to
+    its end, FFmpeg's part and then the fallback's from where FFmpeg stopped, and the
+    caller is told."""
+    path = tmp_path / "bad_packet.ogg"
+    path.write_bytes(with_bad_packet(vorbis.read_bytes(), at=20))
+    with pytest.raises(av.FFmpegError):
+        list(audio._decode_ffmpeg(path, DEFAULT.sample_rate))
+    warnings: list[str] = []
+    decoded = audio.load(path, warnings=warnings)
+    whole = np.concatenate(list(audio._decode_soundfile(path, DEFAULT.sample_rate)))
+    assert len(decoded) == len(whole) == pytest.approx(20.0 * DEFAULT.sample_rate, abs=DEFAULT.sample_rate * 0.05)
+    assert np.max(np.abs(decoded - whole)) < 1e-3  # no jump where the decoders hand over
+    assert len(warnings) == 1 and "libsndfile read the rest" in warnings[0]
+
+
+def test_failure_midway_without_a_fallback_keeps_what_decoded(tmp_path: Path, vorbis: Path) -> None:
+    """When no decoder gets past the break, the audio before it is the answer, with a warning."""
+    path = tmp_path / "bad_packet.mka"
+    remuxed_with_bad_packet(vorbis, path, at=400)
+    warnings: list[str] = []
+    decoded = audio.load(path, warnings=warnings)
+    clean = audio.load(vorbis)
+    assert 2.0 * DEFAULT.sample_rate < len(decoded) < len(clean) - 2.0 * DEFAULT.sample_rate
+    assert _similarity(decoded, clean[: len(decoded)]) > 0.99
+    assert len(warnings) == 1 and "the rest is lost" in warnings[0]
 
 
 def test_fallback_reads_what_ffmpeg_rejects(tmp_path: Path, source: np.ndarray) -> None:

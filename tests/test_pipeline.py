@@ -11,7 +11,7 @@ from scipy.signal import resample_poly
 from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.hashes import Grid, landmarks, warp
 from lib.fingerprint.index import Index, TrackPrint
-from lib.fingerprint.match import _CELLS_PER_WARP, _best_cells, _candidates, find_matches, full_grid
+from lib.fingerprint.match import _CELLS_PER_WARP, _best_cells, _candidates, find_matches, full_grid, wide_grid
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.pipeline import identify, query_landmarks, reference_print
 from lib.fingerprint.spectrogram import spectrogram
@@ -107,6 +107,33 @@ def test_resampled_excerpt_found_at_its_speed(small_index: Index, speed: float) 
     assert matches[0].pitch == pytest.approx(speed, abs=0.02)
 
 
+@pytest.mark.parametrize("speed", [0.85, 0.9, 1.1, 1.25])
+def test_sped_up_and_slowed_edits_found_by_the_wide_search(small_index: Index, speed: float) -> None:
+    """Outside the ±6 % grid: the speed line of the wide search (sped-up and slowed edits)."""
+    matches = identify(_excerpt(101, 3.0, 8.0, speed), small_index)
+    assert matches and matches[0].track_id == "song1"
+    assert matches[0].speed == pytest.approx(speed, rel=0.015)
+    assert matches[0].pitch == pytest.approx(speed, rel=0.025)  # a neighbouring hypothesis may win
+    assert matches[0].warps == len(full_grid(DEFAULT)) + len(wide_grid(DEFAULT))
+
+
+def test_wide_grid_walks_the_speed_and_pitch_lines_outside_the_near_grid() -> None:
+    config = DEFAULT
+    wide, near = wide_grid(config), full_grid(config)
+    hypotheses = set(zip(wide.pitches, wide.tempos, strict=True))
+    assert not hypotheses & set(zip(near.pitches, near.tempos, strict=True))
+    for speed in np.geomspace(config.speed_min, config.speed_max, 40):
+        pitch = 24 * np.log2(speed)
+        if abs(pitch) > config.pitch_range + 0.25:  # else the near grid's
+            assert min(abs(p - pitch) + abs(t - speed) * 10 for p, t in hypotheses) <= 0.25 + 0.1
+    for shift in np.arange(-config.wide_pitch_range, config.wide_pitch_range + 0.01, 0.5):
+        if abs(shift) > config.pitch_range:
+            assert (shift, 1.0) in hypotheses
+    seeds = wide.seeds()
+    assert sorted({int(w) for _, around in seeds for w in around}) == list(range(len(wide)))
+    assert len(seeds) <= len(wide) // 2 + 2
+
+
 def test_noisy_excerpt_still_found(small_index: Index) -> None:
     clip = _excerpt(103, 10.0, 8.0)
     # 12 dB SNR; the benchmark measures the harder conditions (0-10 dB) on real music
@@ -194,7 +221,7 @@ def test_grid_seeds_cover_every_hypothesis_within_a_step() -> None:
     hypothesis of the grid lies in some seed's neighbourhood, one step away at most."""
     grid = full_grid(DEFAULT)
     seeds = grid.seeds()
-    n_tempos = len(grid.tempos)
+    n_tempos = len(DEFAULT.tempo_factors)
     assert [divmod(s, n_tempos) for s, _ in seeds] == [(p, t) for p in (0, 2, 4, 6, 8) for t in (0, 2, 4)]
     for seed, around in seeds:
         p, t = divmod(seed, n_tempos)

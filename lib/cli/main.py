@@ -149,7 +149,7 @@ def _ingest(engine: Recognizer, args: argparse.Namespace) -> int:
         "x_realtime": round(summary.realtime, 1),
     }
     if args.json:
-        print(json.dumps({**report, "errors": summary.errors}))
+        print(json.dumps({**report, "errors": summary.errors, "warnings": summary.warnings}))
     else:
         print(
             f"added {report['added']} tracks ({report['hours_added']} h), skipped {report['skipped']} already present, "

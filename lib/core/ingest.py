@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -72,6 +73,7 @@ class Summary:
     seconds_audio: float = 0.0
     seconds_wall: float = 0.0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # added, but not all of the file decoded cleanly
 
     @property
     def realtime(self) -> float:
@@ -128,6 +130,7 @@ class NewTrack:
     fingerprint: TrackPrint
     sha1: str
     cover: Cover | None
+    warnings: tuple[str, ...] = ()  # what decoding had to work around (audio.stream)
 
     def add_to(self, catalog: Catalog) -> bool:
         """False when the catalog already has this track id or this audio (a concurrent add)."""
@@ -140,9 +143,10 @@ def new_track(
     """Decode a file and make its catalog track (metadata + duration), reference
     fingerprint and cover. Raises `audio.DecodeError`, or pydantic's `ValidationError`
     for bad metadata."""
-    samples = audio.load(path, config, max_seconds)
+    warnings: list[str] = []
+    samples = audio.load(path, config, max_seconds, warnings)
     track = Track.model_validate({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
-    return NewTrack(track, reference_print(track.track_id, samples, config), sha1, embedded_art(path))
+    return NewTrack(track, reference_print(track.track_id, samples, config), sha1, embedded_art(path), tuple(warnings))
 
 
 @dataclass(frozen=True)
@@ -232,12 +236,15 @@ def ingest(catalog: Catalog, items: Iterable[Item], jobs: int | None = None, pro
         if result.error:
             summary.failed += 1
             summary.errors.append(result.error)
-            bar.write(f"error: {result.error}")
+            bar.write(f"error: {result.error}", file=sys.stderr)
         elif result.made is None:
             summary.skipped += 1
         elif result.made.add_to(catalog):
             summary.added += 1
             summary.seconds_audio += result.made.track.duration
+            for warning in result.made.warnings:
+                summary.warnings.append(warning)
+                bar.write(f"warning: {warning}", file=sys.stderr)
         else:
             summary.skipped += 1
     bar.close()

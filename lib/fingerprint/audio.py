@@ -8,6 +8,7 @@ resampler, so both paths produce identical sample streams.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from itertools import pairwise
@@ -18,6 +19,8 @@ import numpy as np
 import soundfile
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
+
+_log = logging.getLogger(__name__)
 
 Chunk = np.ndarray  # 1-D float32, mono, at config.sample_rate
 _CHUNK_SECONDS = 0.5
@@ -85,14 +88,33 @@ def _decode_ffmpeg(path: Path, rate: int) -> Iterator[Chunk]:
         if not container.streams.audio:
             raise DecodeError(f"{path.name}: no audio stream")
         stream = container.streams.audio[0]
-        yield from _frames_to_chunks(container.decode(stream), rate)
+        yield from _frames_to_chunks(_decoded(container, stream), rate)
+
+
+def _decoded(container: av.container.InputContainer, stream: av.AudioStream) -> Iterator[av.AudioFrame]:
+    """The stream's frames, skipping empty packets: an Ogg page may carry a zero-length
+    packet (seen in a real Vorbis file), and PyAV hands an empty packet to the decoder as
+    the end of the stream, so decoding stopped there with EINVAL. The demuxer's own
+    last packet (no timestamp) still flushes the decoder."""
+    for packet in container.demux(stream):
+        if packet.size == 0 and packet.dts is not None:
+            continue
+        yield from packet.decode()
+
+
+# FFmpeg's default layout per channel count: the fallback's frames go through the same
+# downmix as FFmpeg's own (stereo to mono is (L + R) / sqrt 2 there, not a plain mean),
+# so a file that FFmpeg gives up on midway continues at the same level.
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
 def _soundfile_frames(path: Path, block: int = 65536) -> Iterator[av.AudioFrame]:
     with soundfile.SoundFile(str(path)) as f:
         for data in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-            mono = data.mean(axis=1, dtype=np.float32).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono), format="flt", layout="mono")
+            if f.channels not in _LAYOUTS:
+                data = data.mean(axis=1, dtype=np.float32, keepdims=True)
+            packed = np.ascontiguousarray(data).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(packed, format="flt", layout=_LAYOUTS[data.shape[1]])
             frame.sample_rate = f.samplerate
             yield frame
 
@@ -101,30 +123,52 @@ def _decode_soundfile(path: Path, rate: int) -> Iterator[Chunk]:
     yield from _frames_to_chunks(_soundfile_frames(path), rate)
 
 
-def stream(path: str | Path, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
+def stream(path: str | Path, config: EngineConfig = DEFAULT, warnings: list[str] | None = None) -> Iterator[Chunk]:
     """Yield the decoded audio in chunks, never holding the whole file at its own rate.
 
-    Falls back to libsndfile only if FFmpeg fails before producing any audio: a failure
-    halfway through a file is reported rather than silently restarted.
+    When FFmpeg fails, libsndfile is tried (on the containers it reads). A failure
+    midway is not a reason to drop the file: real Vorbis files break a few seconds
+    before their end in FFmpeg and decode fully in libvorbis. The fallback then
+    continues where FFmpeg stopped (both go through the same resampler, so the sample
+    streams line up), and when neither gets further the audio decoded so far is what
+    the file gives. Either way a line goes to `warnings` (and the log): the caller may
+    have heard less than the whole file.
     """
     path = Path(path)
-    produced = False
+    produced = 0
     try:
         for chunk in _decode_ffmpeg(path, config.sample_rate):
-            produced = True
+            produced += len(chunk)
             yield chunk
         return
-    except (av.FFmpegError, DecodeError) as ffmpeg_error:
-        if produced:
-            raise DecodeError(f"{path.name}: decoding failed midway: {ffmpeg_error}") from ffmpeg_error
-        first_error = ffmpeg_error
+    except (av.FFmpegError, DecodeError) as error:
+        ffmpeg_error = error
     with path.open("rb") as f:
-        if not f.read(16).startswith(_SNDFILE_MAGIC):
-            raise DecodeError(f"{path.name}: not readable audio ({first_error})") from first_error
+        fallback = f.read(16).startswith(_SNDFILE_MAGIC)
+    seen = 0  # samples the fallback decoded, from the start of the file
+    errors = [str(ffmpeg_error)]
     try:
-        yield from _decode_soundfile(path, config.sample_rate)
+        for chunk in _decode_soundfile(path, config.sample_rate) if fallback else ():
+            rest = chunk[max(produced - seen, 0) :]
+            seen += len(chunk)
+            if len(rest):
+                yield rest
     except (soundfile.LibsndfileError, RuntimeError, av.FFmpegError) as sf_error:
-        raise DecodeError(f"{path.name}: not readable audio ({first_error}; {sf_error})") from sf_error
+        errors.append(str(sf_error))
+    decoded = max(produced, seen)
+    if not decoded:
+        raise DecodeError(f"{path.name}: not readable audio ({'; '.join(errors)})") from ffmpeg_error
+    lost = len(errors) > 1 or not fallback
+    if produced == 0 and not lost:
+        return  # FFmpeg could not start and libsndfile read it all: it is simply this file's decoder
+    rate = config.sample_rate
+    if lost:
+        message = f"{path.name}: decoding stopped at {decoded / rate:.1f} s ({'; '.join(errors)}); the rest is lost"
+    else:
+        message = f"{path.name}: FFmpeg stopped at {produced / rate:.1f} s ({ffmpeg_error}); libsndfile read the rest"
+    _log.warning(message)
+    if warnings is not None:
+        warnings.append(message)
 
 
 def head(chunks: Iterable[Chunk], max_samples: int | None) -> Iterator[Chunk]:
@@ -139,10 +183,16 @@ def head(chunks: Iterable[Chunk], max_samples: int | None) -> Iterator[Chunk]:
         yield chunk
 
 
-def load(path: str | Path, config: EngineConfig = DEFAULT, max_seconds: float | None = None) -> np.ndarray:
-    """Decode a file to one array, stopping after `max_seconds` when given."""
+def load(
+    path: str | Path,
+    config: EngineConfig = DEFAULT,
+    max_seconds: float | None = None,
+    warnings: list[str] | None = None,
+) -> np.ndarray:
+    """Decode a file to one array, stopping after `max_seconds` when given (see `stream`
+    for `warnings`)."""
     limit = None if max_seconds is None else int(max_seconds * config.sample_rate)
-    chunks = list(head(stream(path, config), limit))
+    chunks = list(head(stream(path, config, warnings), limit))
     if not chunks:
         raise DecodeError(f"{Path(path).name}: no audio samples")
     return np.concatenate(chunks)

@@ -62,6 +62,13 @@ class EngineConfig:
     pitch_step: float = 0.5
     tempo_range: float = 0.06
     tempo_step: float = 0.03
+    # the wide search, when the grid above finds nothing: a speed line (pitch and tempo
+    # change together, as in sped-up and slowed edits or a DJ's pitch fader) from
+    # speed_min to speed_max, and a pitch-only line (key-shifted re-uploads) out to
+    # ±wide_pitch_range log bins; both at the grid's pitch step (match.py).
+    speed_min: float = 0.8
+    speed_max: float = 1.3
+    wide_pitch_range: float = 5.0
 
     # look-ups: a hash with more entries than this is left out of the first pass over the
     # index (match.py's `search`), which then probes only the grid's seeds and only
@@ -108,9 +115,8 @@ class EngineConfig:
 
     def layout_key(self) -> str:
         """Identifies every parameter that changes the stored reference hashes."""
-        stored = {
-            k: v for k, v in asdict(self).items() if not k.startswith(("query_", "pitch_", "tempo_", "offset_", "min_"))
-        }
+        query_side = ("query_", "pitch_", "tempo_", "offset_", "min_", "speed_", "wide_")
+        stored = {k: v for k, v in asdict(self).items() if not k.startswith(query_side)}
         return ";".join(f"{k}={v}" for k, v in sorted(stored.items()))
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ span's log bins are wide enough that a few tempo hypotheses cover ±6 %.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -65,41 +66,71 @@ class Landmarks:
 
 @dataclass(frozen=True)
 class Grid:
-    """Warp hypotheses: every pitch shift (log bins) with every tempo factor, pitch-major."""
+    """Warp hypotheses, each a (pitch shift in log bins, tempo factor) point.
+
+    Not always a rectangle: a speed change moves pitch and tempo together (a "sped up"
+    edit at 1.25 is +7.7 bins at tempo 1.25), so the wide search walks that line and the
+    pitch-only line instead of filling the whole rectangle between them (match.py).
+    `pitch_step` and `tempo_step` say how far apart two hypotheses may be and still be
+    neighbours (one step on each axis).
+    """
 
     pitches: tuple[float, ...]
     tempos: tuple[float, ...]
+    pitch_step: float = 0.5
+    tempo_step: float = 0.03
+
+    @staticmethod
+    def product(
+        pitches: Sequence[float], tempos: Sequence[float], pitch_step: float = 0.5, tempo_step: float = 0.03
+    ) -> Grid:
+        """Every pitch with every tempo, pitch-major."""
+        return Grid(
+            tuple(p for p in pitches for _ in tempos), tuple(t for _ in pitches for t in tempos), pitch_step, tempo_step
+        )
 
     def __len__(self) -> int:
-        return len(self.pitches) * len(self.tempos)
+        return len(self.pitches)
 
     def __getitem__(self, i: int) -> tuple[float, float]:
-        p, r = divmod(i, len(self.tempos))
-        return self.pitches[p], self.tempos[r]
+        return self.pitches[i], self.tempos[i]
+
+    def __add__(self, other: Grid) -> Grid:
+        return Grid(self.pitches + other.pitches, self.tempos + other.tempos, self.pitch_step, self.tempo_step)
+
+    def _steps_apart(self) -> np.ndarray:
+        """(n, n) distance between hypotheses in steps: the larger of the two axes'."""
+        p = np.asarray(self.pitches) / self.pitch_step
+        t = np.log(np.asarray(self.tempos)) / math.log1p(self.tempo_step)
+        return np.maximum(np.abs(p[:, None] - p[None, :]), np.abs(t[:, None] - t[None, :]))
 
     def seeds(self) -> list[tuple[int, np.ndarray]]:
-        """Every other hypothesis on each axis (both ends included), each with the
-        hypotheses within one step of it on both axes.
+        """Hypotheses that, with their neighbours (within one step on both axes), cover
+        the grid: each hypothesis not yet covered, in order, becomes a seed. On a
+        rectangle in pitch-major order that is every other hypothesis on each axis, both
+        ends included.
 
         Neighbouring hypotheses quantise most landmarks alike (a half-bin pitch step
         moves half the anchor bins, a 3 % tempo step a third of the spans), so the
         seeds alone find a match's cell with a third of the look-ups, and its
         neighbourhood then measures it at the grid's full resolution (match.py).
         """
-        n_pitches, n_tempos = len(self.pitches), len(self.tempos)
+        near = self._steps_apart() <= 1.25  # tempo grids are linear: 0.94 -> 0.97 is 1.06 log steps
+        covered = np.zeros(len(self), bool)
+        seeds = []
+        for i in range(len(self)):
+            if not covered[i]:
+                seeds.append((i, np.flatnonzero(near[i])))
+                covered |= near[i]
+        return seeds
 
-        def around(p: int, r: int) -> np.ndarray:
-            return np.array([q * n_tempos + s for q in _within_one(p, n_pitches) for s in _within_one(r, n_tempos)])
-
-        return [(p * n_tempos + r, around(p, r)) for p in _every_other(n_pitches) for r in _every_other(n_tempos)]
-
-
-def _every_other(n: int) -> list[int]:
-    return sorted({*range(0, n, 2), n - 1})
-
-
-def _within_one(i: int, n: int) -> range:
-    return range(max(i - 1, 0), min(i + 2, n))
+    def without(self, other: Grid) -> Grid:
+        """The hypotheses of this grid farther than half a step from every one of `other`."""
+        both = self + other
+        apart = both._steps_apart()[: len(self), len(self) :]
+        keep = [i for i in range(len(self)) if len(other) == 0 or apart[i].min() > 0.5]
+        pitches, tempos = tuple(self.pitches[i] for i in keep), tuple(self.tempos[i] for i in keep)
+        return Grid(pitches, tempos, self.pitch_step, self.tempo_step)
 
 
 IDENTITY = Grid((0.0,), (1.0,))
@@ -180,24 +211,23 @@ def warp(marks: Landmarks, config: EngineConfig = DEFAULT, grid: Grid = IDENTITY
     hypotheses was a seventh of a query). Landmarks whose anchor leaves the frequency
     axis after the shift are dropped.
     """
-    pitches = np.asarray(grid.pitches)[:, None, None]
-    tempos = np.asarray(grid.tempos)[None, :, None]
     half = 2 ** (config.df_bits - 1)
-    f = np.rint(marks.f - pitches).astype(np.int64)  # (pitches, 1, landmarks)
+    pitches, pitch_of = np.unique(np.asarray(grid.pitches), return_inverse=True)
+    tempos, tempo_of = np.unique(np.asarray(grid.tempos), return_inverse=True)
+    f = np.rint(marks.f - pitches[:, None]).astype(np.int64)[pitch_of]  # (hypotheses, landmarks)
     df1 = np.rint(marks.df1).astype(np.int64) + half
     df2 = np.rint(marks.df2).astype(np.int64) + half
     ratio = np.rint(marks.dt1 / marks.dt2 * (2**config.ratio_bits - 1)).astype(np.int64)
-    span = np.rint(np.log(marks.dt2 * tempos) / math.log1p(config.span_step)).astype(np.int64)
-    span = np.clip(span - config.span_origin, 0, 2**config.span_bits - 1)  # (1, tempos, landmarks)
+    span = np.rint(np.log(marks.dt2 * tempos[:, None]) / math.log1p(config.span_step)).astype(np.int64)
+    span = np.clip(span - config.span_origin, 0, 2**config.span_bits - 1)[tempo_of]
     middle = (((df1 << config.df_bits) | df2) << config.ratio_bits | ratio) << config.span_bits
     code = (f << (config.hash_bits - config.f_bits)) | middle | span
-    shape = (len(grid.pitches), len(grid.tempos), len(marks))
-    ok = np.broadcast_to((f >= 0) & (f < 2**config.f_bits), shape)
+    ok = (f >= 0) & (f < 2**config.f_bits)
     return Hashes(
         hash=code[ok].astype(np.uint32),
-        t=np.broadcast_to((marks.t * tempos).astype(np.float32), shape)[ok],
-        landmark=np.broadcast_to(np.arange(len(marks)), shape)[ok],
-        warp=np.broadcast_to(np.arange(len(grid)).reshape((*shape[:2], 1)), shape)[ok],
+        t=(marks.t * tempos[tempo_of][:, None]).astype(np.float32)[ok],
+        landmark=np.broadcast_to(np.arange(len(marks)), ok.shape)[ok],
+        warp=np.broadcast_to(np.arange(len(grid))[:, None], ok.shape)[ok],
     )
 
 

@@ -9,6 +9,7 @@ step) and the offset by a median (exact to a frame on unmodified audio).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,22 @@ class Match:
 
 
 def full_grid(config: EngineConfig) -> Grid:
-    return Grid(tuple(config.pitch_shifts), tuple(config.tempo_factors))
+    """The rectangle of small changes around the identity: ±1 semitone × ±6 % tempo."""
+    return Grid.product(config.pitch_shifts, config.tempo_factors, config.pitch_step, config.tempo_step)
+
+
+def wide_grid(config: EngineConfig) -> Grid:
+    """Large changes, outside `full_grid`: the speed line (a speed change s shifts pitch by
+    log2(s) octaves and tempo by s) and the pitch-only line, one pitch step apart."""
+    step, per_octave = config.pitch_step, config.bins_per_octave
+    low = math.floor(per_octave * math.log2(config.speed_min) / step)
+    high = math.ceil(per_octave * math.log2(config.speed_max) / step)
+    speed = [(k * step, 2.0 ** (k * step / per_octave)) for k in range(low, high + 1)]
+    n = round(config.wide_pitch_range / step)
+    pitch = [(k * step, 1.0) for k in range(-n, n + 1)]
+    points = speed + pitch
+    line = Grid(tuple(p for p, _ in points), tuple(t for _, t in points), step, config.tempo_step)
+    return line.without(full_grid(config))
 
 
 def _candidates(warp_of: np.ndarray, offset_bin: np.ndarray, min_count: int) -> np.ndarray:
@@ -90,11 +106,20 @@ def find_matches(marks: Landmarks, index: HashIndex, config: EngineConfig = DEFA
     unwarped = search(marks, index, IDENTITY, config, limit)
     if unwarped and abs(unwarped[0].speed - 1.0) < config.tempo_step / 3:
         return unwarped
-    return search(marks, index, full_grid(config), config, limit)
+    near = full_grid(config)
+    found = search(marks, index, near, config, limit)
+    if found:
+        return found
+    wide = wide_grid(config)
+    return search(marks, index, wide, config, limit, n_warps=len(near) + len(wide))
 
 
-def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig, limit: int) -> list[Match]:
-    """Matches of `marks` in `index` under the warps of `grid`, best first.
+def search(
+    marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig, limit: int, n_warps: int | None = None
+) -> list[Match]:
+    """Matches of `marks` in `index` under the warps of `grid`, best first, scored against
+    the chance level of `n_warps` hypotheses (default: the grid's; more when other grids
+    were searched before it for the same query).
 
     Cells are keyed by offset on the global timeline: tracks occupy disjoint ranges of
     it, so no per-hit track look-up is needed; only candidate cells are located.
@@ -152,9 +177,8 @@ def search(marks: Landmarks, index: HashIndex, grid: Grid, config: EngineConfig,
         if len(cell_probe) == 0:
             continue
         landmark = probes.landmark[cell_probe]
-        match = _refine(
-            marks.t[landmark], marks.t[landmark] + marks.dt2[landmark], local, index, track, grid[warp_index], len(grid)
-        )
+        ends = marks.t[landmark] + marks.dt2[landmark]
+        match = _refine(marks.t[landmark], ends, local, index, track, grid[warp_index], n_warps or len(grid))
         if match.score >= config.min_score:
             matches.append(match)
     matches.sort(key=lambda m: (-m.score, -m.aligned))

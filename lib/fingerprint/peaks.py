@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter, uniform_filter1d
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.filters import box_mean_at, maximum_2d
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def find_peaks(
     power = _power(spec)
     level = level or levels(spec, power)
     size = (2 * config.peak_time_radius + 1, 2 * config.peak_freq_radius + 1)
-    is_max = spec == maximum_filter(spec, size=size, mode="nearest")
+    is_max = spec == maximum_2d(spec, size)
     frame_level = spec.max(axis=1)
     audible = frame_level > max(level.loudest_db + config.silence_db, config.silence_floor_db)
     is_max &= audible[:, None]
@@ -90,7 +90,7 @@ def find_peaks(
     is_max[len(spec) - config.peak_time_radius :] = False
     t, f = np.nonzero(is_max)
     floored = _with_noise_floor(power, level.median_power, config.noise_floor_db)
-    prominence = (floored - uniform_filter1d(floored, config.envelope_bins, axis=1, mode="nearest"))[t, f]
+    prominence = (floored[t, f] - box_mean_at(floored, t, f, config.envelope_bins)).astype(np.float32)
 
     block = max(1, round(1.0 / config.frame_seconds))
     keep_per_block = max(1, round(per_second * block * config.frame_seconds))

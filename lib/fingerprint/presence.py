@@ -31,9 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_dilation, maximum_filter
 
 from lib.fingerprint.config import EngineConfig
+from lib.fingerprint.filters import dilated, maximum_2d
 from lib.fingerprint.hashes import unhashed
 from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.match import Match
@@ -129,8 +129,8 @@ def _peak_maps(rows: np.ndarray, config: EngineConfig) -> tuple[np.ndarray, np.n
     """Where the spectrogram has a local maximum within an anchor's tolerance (a frame,
     a bin) and a target's (two frames, a bin); silence has none."""
     size = 2 * _RADIUS + 1
-    is_peak = (rows == maximum_filter(rows, size=(size, size), mode="nearest")) & (rows > config.silence_floor_db)
-    return binary_dilation(is_peak, np.ones((3, 3), bool)), binary_dilation(is_peak, np.ones((5, 3), bool))
+    is_peak = (rows == maximum_2d(rows, (size, size))) & (rows > config.silence_floor_db)
+    return dilated(is_peak, (3, 3)), dilated(is_peak, (5, 3))
 
 
 def _at(peaks: np.ndarray, t: np.ndarray, f: np.ndarray) -> np.ndarray:
