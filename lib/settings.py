@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     # where look-ups run: "memory" (an index per process, kept in step with the store) or
     # "database" (PostgreSQL answers each query: no index to load, for short-lived instances)
     index: Literal["memory", "database"] = "memory"
+    # an in-memory index is saved here as memory-mappable arrays after a build and opened
+    # from here at start, changes since replayed: a process starts without reading every
+    # fingerprint, and one clip from the command line reads only the pages it probes.
+    # Default: beside an SQLite store (`db` + ".index"); none for PostgreSQL.
+    index_snapshot: Path | None = None
     # identify: longer media are answered with 202 and scanned in the background (a task)
     sync_media_seconds: float = Field(default=60.0, gt=0)
     # the longest media analysed at all; past it the rest is ignored
@@ -81,6 +86,13 @@ class Settings(BaseSettings):
     def store(self) -> str | Path:
         """Where the store is: the PostgreSQL URL if set, else the SQLite file."""
         return self.database_url or self.db
+
+    @property
+    def snapshot(self) -> Path | None:
+        """Where the in-memory index is saved, if anywhere (`index_snapshot`)."""
+        if self.index_snapshot is not None or self.database_url is not None:
+            return self.index_snapshot
+        return self.db.with_name(self.db.name + ".index")
 
     @model_validator(mode="after")
     def _database_lookups_need_postgresql(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,31 @@ def test_migrate_brings_a_store_up_to_date_once(empty_store: str) -> None:
     assert (
         again.returncode == 0 and again.stdout.strip() == f"schema at version {MIGRATIONS[-1].version} (nothing to do)"
     )
+
+
+def test_one_clip_identify_loads_the_index_snapshot_and_nothing_of_the_service(
+    tmp_path: Path, demo_folder: Path
+) -> None:
+    """The engine issue's contract: the store from $CLEARED_DB, one JSON line per file, and
+    a start that imports no web stack, no service, no API models, no PostgreSQL driver and
+    no scipy (a 10 s clip is cheaper with NumPy's FFT than with scipy's import), reading
+    the index ingest saved rather than every fingerprint."""
+    db = tmp_path / "clips.db"
+    assert cli(db, "ingest", str(demo_folder / "catalog.csv"), "--json").returncode == 0
+    assert (tmp_path / "clips.db.index" / "index.json").exists()
+    soundfile.write(tmp_path / "clip.wav", demo_song(2, 24.0)[4 * RATE : 14 * RATE], RATE)
+    probe = (
+        "import json, sys; from lib.cli.main import main; code = main(['identify', '--json', sys.argv[1]]); "
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr); sys.exit(code)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "clip.wav")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "CLEARED_DB": str(db)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (line,) = run.stdout.splitlines()
+    assert json.loads(line)["matches"][0]["track_id"] == "DEMO03"
+    loaded = set(json.loads(run.stderr.splitlines()[-1]))
+    for heavy in ("flask", "werkzeug", "gen.models", "lib.core.service", "lib.web", "psycopg", "scipy", "loguru"):
+        assert heavy not in loaded
+    assert "lib.fingerprint.index" in loaded

@@ -14,6 +14,7 @@ from lib.fingerprint.index import Index, TrackPrint
 from lib.fingerprint.match import _CELLS_PER_WARP, _best_cells, _candidates, find_matches, full_grid, wide_grid
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.pipeline import identify, query_landmarks, reference_print
+from lib.fingerprint.score import confidence, threshold
 from lib.fingerprint.spectrogram import spectrogram
 from lib.synth.songs import song
 
@@ -188,12 +189,11 @@ def test_empty_index_matches_nothing() -> None:
     assert find_matches(query_landmarks(_excerpt(100, 6.0, 8.0)), Index.build([])) == []
 
 
-def test_threshold_grows_with_the_hypotheses_searched() -> None:
-    from lib.fingerprint.score import confidence, threshold
-
-    assert threshold(1) < threshold(45)
-    assert confidence(12, 1) >= 50 > confidence(12, 45)
-    assert confidence(200, 45) <= 100 and confidence(0, 1) == 0
+def test_threshold_grows_with_the_hypotheses_searched_and_the_query_length() -> None:
+    assert threshold(1, 3000) < threshold(45, 3000) < threshold(45, 3000, searches=10)
+    assert threshold(1, 700) < threshold(1, 3700)
+    assert confidence(13, 1, 700) >= 50 > confidence(13, 1, 3700)
+    assert confidence(200, 45, 3000) <= 100 and confidence(0, 1, 3000) == 0
 
 
 def test_bucket_prefilter_keeps_every_qualifying_cell() -> None:

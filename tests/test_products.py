@@ -7,6 +7,7 @@ import pytest
 from gen.models import ApiType
 from lib.products import API_TYPES
 from lib.products.labels import major_group
+from lib.products.routes import ROUTES
 from lib.products.rules import THRESHOLDS, timecode
 
 
@@ -42,3 +43,4 @@ def test_every_product_has_thresholds() -> None:
 def test_api_types_are_the_contracts() -> None:
     """The products' names are exactly the api_types openapi.yaml lists."""
     assert [t.value for t in ApiType] == API_TYPES
+    assert list(ROUTES) == API_TYPES  # the route table dispatches every name, in order

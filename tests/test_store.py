@@ -19,7 +19,7 @@ from lib.fingerprint.config import DEFAULT
 from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.live import LiveIndex
 from lib.store import Catalog, LayoutMismatch, Track, connect, schema
-from lib.store.database import STORE_ERRORS
+from lib.store.database import store_errors
 from lib.store.postings import PostingsIndex
 from tests.support.stores import TEST_DATABASE_URL, copy_catalog, postgres_schema
 
@@ -71,7 +71,7 @@ def test_a_failed_write_leaves_no_half_track(empty_store: str) -> None:
     """The fingerprint insert fails after the track row: the transaction keeps neither."""
     with Catalog(empty_store) as catalog:
         broken = TrackPrint("a", np.zeros(3, np.uint32), np.zeros(3, np.uint32), None)  # type: ignore[arg-type]
-        with pytest.raises(STORE_ERRORS):
+        with pytest.raises(store_errors()):
             catalog.add(Track(track_id="a"), broken, "sha")
         assert catalog.count() == 0 and catalog.version() == 0
         assert catalog.add(Track(track_id="a"), _print("a"), "sha")  # and the store still works

@@ -14,8 +14,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from limits import parse
-
 from lib.products import PRODUCTS
 from lib.store.keys import KeyStore, month_of
 
@@ -23,6 +21,8 @@ DEFAULT_RATE = "60/minute"
 
 
 def _rate(text: str) -> str:
+    from limits import parse  # here, not at the top: every command builds this parser, few create keys
+
     try:
         parse(text)
     except ValueError:

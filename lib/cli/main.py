@@ -2,6 +2,11 @@
 
 Scriptable: `--json` prints machine-readable output on stdout (one object per input for
 identify), progress and errors go to stderr, and a bad file never stops a batch.
+
+Each command imports what it needs when it runs. `identify` of a clip opens the store
+and the index snapshot, nothing else: no service, no task machinery, no API models, no
+web stack. That start is the one a script pays per call, and the rest was three
+quarters of it (docs/engine.md, "One clip from the command line").
 """
 
 from __future__ import annotations
@@ -13,22 +18,18 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-from loguru import logger
-
-from gen.models import IdentifyTaskResult
 from lib.analysis import Identified
 from lib.cli import keys as keys_cli
-from lib.core.ingest import discover, ingest
 from lib.core.recognizer import Recognizer
-from lib.core.service import Service
-from lib.core.worker import Workers
 from lib.fingerprint.audio import DecodeError
-from lib.ops import logging as logs
-from lib.products.long_media import long_media_result
-from lib.products.rules import timecode
 from lib.settings import Settings
 from lib.store import Catalog, LayoutMismatch, connect, is_url, schema
+
+if TYPE_CHECKING:
+    from gen.models import IdentifyTaskResult
+    from lib.core.service import Service
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,6 +96,8 @@ def _identify(engine: Recognizer, args: argparse.Namespace) -> int:
     for file in args.files:
         try:
             if args.segments:
+                from lib.products.long_media import long_media_result
+
                 _print_segments(file, long_media_result(engine.scan_file(file), "dn"), args.json)
                 continue
             found = engine.identify(file, limit=args.limit)
@@ -120,6 +123,8 @@ def _identify(engine: Recognizer, args: argparse.Namespace) -> int:
 
 def _print_segments(file: str, answer: IdentifyTaskResult, as_json: bool) -> None:
     """What the identify API's long-media task reports: every segment, then the summary."""
+    from lib.products.rules import timecode
+
     if as_json:
         print(json.dumps({"file": file, **answer.model_dump(mode="json", include={"segments", "summary"})}), flush=True)
         return
@@ -138,7 +143,11 @@ def _print_segments(file: str, answer: IdentifyTaskResult, as_json: bool) -> Non
 
 
 def _ingest(engine: Recognizer, args: argparse.Namespace) -> int:
+    from lib.core.ingest import discover, ingest
+
     summary = ingest(engine.catalog, discover(args.source), jobs=args.jobs, progress=not args.json)
+    if engine.snapshot is not None:
+        engine.index  # noqa: B018  (built and saved now: the next start, or one clip's identify, maps it)
     report = {
         "added": summary.added,
         "skipped": summary.skipped,
@@ -157,6 +166,19 @@ def _ingest(engine: Recognizer, args: argparse.Namespace) -> int:
             f"catalog: {report['tracks']} tracks"
         )
     return 1 if summary.failed and not summary.added and not summary.skipped else 0
+
+
+def _identify_alone(settings: Settings, args: argparse.Namespace) -> int:
+    """`identify` with the store and its index only (the module docstring says why)."""
+    try:
+        recognizer = Recognizer.from_settings(settings)
+    except LayoutMismatch as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _identify(recognizer, args)
+    finally:
+        recognizer.catalog.close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -180,6 +202,11 @@ def _migrate(settings: Settings) -> int:
 
 def _worker(service: Service, threads: int | None) -> int:
     """Run tasks and webhooks until SIGINT or SIGTERM."""
+    from loguru import logger
+
+    from lib.core.worker import Workers
+    from lib.ops import logging as logs
+
     settings = service.settings
     logs.setup(settings.log_format, settings.log_level)
     workers = Workers(service, threads or settings.task_workers or 2)
@@ -218,8 +245,6 @@ def _run(service: Service, args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    if command == "identify":
-        return _identify(recognizer, args)
     if command == "tracks":
         return _tracks(service.catalog, args.json)
     if command == "remove":
@@ -246,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings(args)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "identify":
+        return _identify_alone(settings, args)
+    from lib.core.service import Service
+
     try:
         service = Service(settings)
     except LayoutMismatch as error:

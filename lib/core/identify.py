@@ -23,7 +23,7 @@ from gen.models import Result
 from lib.analysis import Analysis
 from lib.core import media, tasks
 from lib.core.service import Service
-from lib.products import route_req
+from lib.products.routes import route_req
 from lib.store.tasks import Task
 
 

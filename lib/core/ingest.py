@@ -27,6 +27,7 @@ from lib.fingerprint import audio
 from lib.fingerprint.config import EngineConfig
 from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.pipeline import reference_print
+from lib.fingerprint.spectrogram import fast_fft
 from lib.store import Catalog, Track
 from lib.store.models import Cover
 
@@ -227,6 +228,7 @@ def ingest(catalog: Catalog, items: Iterable[Item], jobs: int | None = None, pro
     """Add `items` to the catalog with the catalog's engine configuration, on `jobs` processes."""
     items = list(items)
     jobs = jobs or os.cpu_count() or 1
+    fast_fft()  # before the workers fork: every song is worth the faster FFT's import
     job = _Fingerprinter(frozenset(catalog.known_sha1s()), catalog.config)
     summary = Summary()
     start = time.perf_counter()

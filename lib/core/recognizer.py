@@ -24,11 +24,12 @@ from lib.analysis import Analysis, Identified
 from lib.fingerprint import audio
 from lib.fingerprint.allocator import keep_freed_memory
 from lib.fingerprint.config import DEFAULT, EngineConfig
-from lib.fingerprint.index import HashIndex, TrackPrint
+from lib.fingerprint.index import HashIndex, Index, TrackPrint
 from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import identify, segments
-from lib.store import Catalog, Track
+from lib.settings import Settings
+from lib.store import Catalog, Track, connect, schema
 from lib.store.models import Cover
 from lib.store.postings import PostingsIndex
 
@@ -36,16 +37,34 @@ Lookups = Literal["memory", "database"]
 
 
 class Recognizer:
-    def __init__(self, catalog: Catalog, config: EngineConfig = DEFAULT, lookups: Lookups = "memory") -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        config: EngineConfig = DEFAULT,
+        lookups: Lookups = "memory",
+        snapshot: Path | None = None,
+    ) -> None:
         if lookups == "database" and catalog.database.dialect != "postgresql":
             raise ValueError("look-ups in the database need PostgreSQL (CLEARED_DATABASE_URL)")
         self.catalog = catalog
         self.config = config
         self.lookups = lookups
+        self.snapshot = snapshot
         self._index: LiveIndex | PostingsIndex | None = None
         self._version = -1  # the last catalog change the index holds
         self._building = threading.Lock()
         keep_freed_memory()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Recognizer:
+        """The store `settings` name (its schema brought up to date, or refused when
+        migrations are off and some are pending) and its index, as the service opens them
+        and the command line's identify alone does."""
+        database = connect(settings.store, settings.database_pool_size, migrate=settings.database_migrate)
+        if not settings.database_migrate and schema.pending(database):
+            database.close()
+            raise RuntimeError("the store's schema is behind this version: run `python -m lib migrate`")
+        return cls(Catalog(database), lookups=settings.index, snapshot=settings.snapshot)
 
     @property
     def index(self) -> HashIndex:
@@ -54,20 +73,37 @@ class Recognizer:
         with self._building:
             version = self.catalog.version()  # read first: a change made while loading is replayed
             if self._index is None:
-                self._index, self._version = self._load(), version
-            elif version != self._version:
+                self._index, self._version = self._opened(version)
+            if version != self._version:
                 changes = self.catalog.changes_since(self._version)
-                self._index = self._refreshed(self._index, changes)
+                self._index = self._refreshed(self._index, changes, version)
                 self._version = max([version, *(seq for seq, _, _ in changes)])
             return self._index
 
-    def _load(self) -> LiveIndex | PostingsIndex:
+    def _opened(self, version: int) -> tuple[LiveIndex | PostingsIndex, int]:
+        """The index at start and the catalog version it holds: the snapshot when there
+        is a current one (changes since it are then replayed like any others), else a
+        fresh build from `version`."""
+        if self.lookups == "memory" and self.snapshot is not None:
+            found = Index.mapped(self.snapshot, self.config)
+            if found is not None:
+                index, stamp = found
+                held = stamp.get("version")
+                if stamp.get("catalog") == self.catalog.identity and isinstance(held, int) and held <= version:
+                    return LiveIndex.joined(index, (), np.zeros(0, bool)), held
+        return self._load(version), version
+
+    def _load(self, version: int | None = None) -> LiveIndex | PostingsIndex:
+        """A fresh build, saved as the snapshot when there is one and `version` says what it holds."""
         if self.lookups == "database":
             return PostingsIndex.load(self.catalog.database, self.config)
-        return LiveIndex.build(self.catalog.prints(), self.config)
+        index = LiveIndex.build(self.catalog.prints(), self.config)
+        if self.snapshot is not None and version is not None:
+            index.base.save(self.snapshot, {"catalog": self.catalog.identity, "version": version})
+        return index
 
     def _refreshed(
-        self, index: LiveIndex | PostingsIndex, changes: list[tuple[int, str, str]]
+        self, index: LiveIndex | PostingsIndex, changes: list[tuple[int, str, str]], version: int
     ) -> LiveIndex | PostingsIndex:
         if isinstance(index, PostingsIndex):
             # the look-ups are the database's: the track list is reloaded, the crowded hashes read since
@@ -75,7 +111,7 @@ class Recognizer:
         last = {track_id: op for _, op, track_id in changes}  # a track's last change is what counts
         added = list(self.catalog.prints([t for t, op in last.items() if op == "add"]))
         removed = {t for t, op in last.items() if op == "remove"}
-        return index.changed(added, removed) or self._load()
+        return index.changed(added, removed) or self._load(version)
 
     def add(
         self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None

@@ -23,8 +23,8 @@ from lib.core.recognizer import Recognizer
 from lib.core.uploads import Uploads, uploads_for
 from lib.errors import InvalidInput, UnsupportedMedia
 from lib.fingerprint import audio
+from lib.fingerprint.spectrogram import fast_fft
 from lib.settings import Settings
-from lib.store import Catalog, connect, schema
 from lib.store.keys import Clock, KeyStore, utc_now
 from lib.store.tasks import Music, TaskStore
 
@@ -34,11 +34,10 @@ _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out
 class Service:
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
-        self.database = connect(settings.store, settings.database_pool_size, migrate=settings.database_migrate)
-        if not settings.database_migrate and schema.pending(self.database):
-            raise RuntimeError("the store's schema is behind this version: run `python -m lib migrate`")
-        self.catalog = Catalog(self.database)
-        self.recognizer = Recognizer(self.catalog, lookups=settings.index)
+        self.recognizer = Recognizer.from_settings(settings)
+        self.catalog = self.recognizer.catalog
+        self.database = self.catalog.database
+        fast_fft()  # a service answers many queries: the faster FFT's import is paid once, here
         self.limits = Limits.from_settings(settings)
         self.tasks = TaskStore(self.database, max_runs=settings.task_max_runs)
         self.keys = KeyStore(self.database, clock)

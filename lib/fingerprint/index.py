@@ -18,8 +18,12 @@ the time alignment rejects. A sorted array with `searchsorted` was 20x slower.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import json
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -31,6 +35,7 @@ _GOLDEN = np.uint64(0x9E3779B1)  # Knuth's multiplicative constant: spreads skew
 
 KEPT_PROBES = 0.75  # the share of a look-up's probes a cap never leaves out
 CHUNK_ENTRIES = 1 << 24  # entries sorted at once by the build: about 1 GB of temporaries
+_ARRAYS = ("offsets", "frames", "starts", "lengths")  # what `save` writes, one .npy each
 
 
 def _rows(hashes: np.ndarray, row_bits: int) -> np.ndarray:
@@ -217,6 +222,42 @@ class Index:
     @property
     def nbytes(self) -> int:
         return int(self.offsets.nbytes + self.frames.nbytes + self.starts.nbytes + self.lengths.nbytes)
+
+    def save(self, folder: Path, stamp: Mapping[str, object]) -> None:
+        """Write the index to `folder` as .npy arrays (memory-mappable) and a JSON list of
+        its tracks with `stamp` (what the caller needs to know it is still current).
+        Written beside `folder` and then renamed over it, so a reader sees the old
+        snapshot or the new one, never half of one; concurrent writers each leave a whole one."""
+        folder = Path(folder)
+        partial = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}")
+        partial.mkdir()  # with the umask's permissions: the service's other processes read it
+        try:
+            for name in _ARRAYS:
+                np.save(partial / f"{name}.npy", getattr(self, name))
+            meta = {"layout": self.config.layout_key(), "row_bits": self.row_bits, "track_ids": self.track_ids}
+            (partial / "index.json").write_text(json.dumps({**meta, "stamp": dict(stamp)}))
+            old = folder.with_name(f".{folder.name}.old.{partial.name}")
+            if folder.exists():
+                folder.rename(old)
+            partial.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+    @classmethod
+    def mapped(cls, folder: Path, config: EngineConfig = DEFAULT) -> tuple[Index, dict[str, object]] | None:
+        """The index `save` wrote to `folder` and its stamp, its arrays memory-mapped:
+        opening reads no entries, and a query reads only the pages its probes touch (a
+        one-clip command-line identify need not load the catalog). None when there is
+        none, or it was made with another hash layout."""
+        try:
+            meta = json.loads((Path(folder) / "index.json").read_text())
+            arrays = {name: np.load(Path(folder) / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+        except (OSError, ValueError):
+            return None
+        if meta.get("layout") != config.layout_key():
+            return None
+        return cls(config, int(meta["row_bits"]), track_ids=list(meta["track_ids"]), **arrays), meta["stamp"]
 
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
         """Rows stand in for hashes here: a row holding more than `cap` entries is left out,

@@ -40,6 +40,7 @@ class Match:
     speed: float  # reference time per query time: 1.05 = the query plays 5 % fast
     pitch: float  # query frequency / reference frequency
     warps: int = 1  # warp hypotheses searched to find it (the score's chance level depends on it)
+    landmarks: int = 0  # query landmarks searched (so does it: score.py)
 
 
 def full_grid(config: EngineConfig) -> Grid:
@@ -178,7 +179,8 @@ def search(
             continue
         landmark = probes.landmark[cell_probe]
         ends = marks.t[landmark] + marks.dt2[landmark]
-        match = _refine(marks.t[landmark], ends, local, index, track, grid[warp_index], n_warps or len(grid))
+        hypothesis = grid[warp_index]
+        match = _refine(marks.t[landmark], ends, local, index, track, hypothesis, n_warps or len(grid), len(marks))
         if match.score >= config.min_score:
             matches.append(match)
     matches.sort(key=lambda m: (-m.score, -m.aligned))
@@ -271,6 +273,7 @@ def _refine(
     track: int,
     warp_hypothesis: tuple[float, float],
     n_warps: int,
+    n_landmarks: int,
 ) -> Match:
     """Fit tempo and offset to the aligned hits of one cell (query and reference anchor
     frames; `query_ends`: where each hit's landmark ends in the query)."""
@@ -292,7 +295,7 @@ def _refine(
     seconds = config.frame_seconds
     return Match(
         track_id=index.track_ids[track],
-        score=confidence(len(q), n_warps),
+        score=confidence(len(q), n_warps, n_landmarks),
         aligned=len(q),
         query_start=round(q_start * seconds, 3),
         query_end=round(q_end * seconds, 3),
@@ -301,4 +304,5 @@ def _refine(
         speed=round(tempo, 4),
         pitch=round(config.pitch_factor(pitch_shift), 4),
         warps=n_warps,
+        landmarks=n_landmarks,
     )

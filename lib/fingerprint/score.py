@@ -1,38 +1,53 @@
 """Aligned evidence → a 0-100 confidence.
 
 The evidence is the number of distinct query anchor frames whose landmarks agree on
-one (track, warp, offset). Chance also produces such agreements, and the strongest
-chance agreement grows with the number of hypotheses searched, like the maximum of
-that many independent counts: by about one anchor per factor e of warps. On the public
-corpus (docs/engine.md) the strongest out-of-catalog alignment was 10 anchors when only
-the identity warp was searched and 12 over the 45-warp grid (716 clips, noise-floor
-peak ranking); true 10 s matches align 30-100. The threshold (score 50) sits one anchor
-above the identity maximum,
+one (track, warp, offset). Chance also produces such agreements, and how strong the
+strongest chance agreement gets depends on three things, each measured on the
+out-of-catalog queries and the wrong-track candidates of the dev corpus (15 h, 2,048
+queries of 2-10 s, two seeds; docs/engine.md):
 
-    threshold(n_warps) = 11 + ln(n_warps)        (11 for 1 warp, 14.8 for 45)
+- the query's length, in landmarks: more probes meet more chance hits. The strongest
+  chance alignment grew with the square root of the landmark count (identity warp:
+  6, 7, 10 and 14 anchors at 2, 3, 5 and 10 s, about 700 to 3,700 landmarks), so a
+  fixed count was at once too strict for a 2 s clip (half of them lost) and too lax
+  for a 10 s one (four false claims);
+- the warp hypotheses searched: like the maximum of that many counts, by about three
+  quarters of an anchor per factor e of warps here (hypotheses on one grid are
+  correlated, so less than one);
+- independent searches of one long query (windows): a full anchor per factor e.
 
-and above it every `SCALE` further anchors halve the remaining distance to 100. The
-score ranks matches and reads like a confidence; it is a calibrated threshold, not a
-probability, and the calibration must be re-measured for catalogs orders of magnitude
-larger (more tracks, more chance).
+    threshold = 3 + 6 sqrt(landmarks / 1000) + 0.75 ln(warps) + ln(searches)
+
+is score 50 (14.2 anchors for a 10 s clip at the identity warp, 17.1 over the 45-warp
+grid; 8.0 and 10.8 for a 2 s clip). Above it every `SCALE` anchors halve the remaining
+distance to 100. It is a calibrated threshold, not a probability: the chance level
+also grows with the catalog, so re-measure it when the catalog grows by orders of
+magnitude (bench/scale.py).
 """
 
 from __future__ import annotations
 
 import math
 
-BASE_ANCHORS = 11.0  # threshold when a single warp is searched
+BASE_ANCHORS = 3.0
+PER_ROOT_THOUSAND_LANDMARKS = 6.0
+PER_LOG_WARPS = 0.75
 SCALE = 8.0
 
 
-def threshold(n_warps: int) -> float:
-    return BASE_ANCHORS + math.log(max(n_warps, 1))
+def threshold(n_warps: int, n_landmarks: int, searches: int = 1) -> float:
+    return (
+        BASE_ANCHORS
+        + PER_ROOT_THOUSAND_LANDMARKS * math.sqrt(max(n_landmarks, 0) / 1000)
+        + PER_LOG_WARPS * math.log(max(n_warps, 1))
+        + math.log(max(searches, 1))
+    )
 
 
-def confidence(aligned: int, n_warps: int = 1) -> float:
+def confidence(aligned: int, n_warps: int, n_landmarks: int, searches: int = 1) -> float:
     if aligned <= 0:
         return 0.0
-    bar = threshold(n_warps)
+    bar = threshold(n_warps, n_landmarks, searches)
     if aligned < bar:
         return round(50.0 * aligned / bar, 1)
     return round(100.0 - 50.0 * 2.0 ** (-(aligned - bar) / SCALE), 1)

@@ -74,7 +74,7 @@ def _continues(a: Match, b: Match, gap: float) -> bool:
 def _rescored(matches: list[Match], windows: int, config: EngineConfig) -> list[Match]:
     """Scores against every hypothesis of the scan (module docstring); chance-level ones go."""
     independent = max(1, round(windows / 2))  # windows overlap by half
-    rescored = [replace(m, score=confidence(m.aligned, m.warps * independent)) for m in matches]
+    rescored = [replace(m, score=confidence(m.aligned, m.warps, m.landmarks, independent)) for m in matches]
     return [m for m in rescored if m.score >= config.min_score]
 
 

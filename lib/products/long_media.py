@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gen.models import ApiType, IdentifyTaskResult, MediaSummary, Verdict
 from lib.analysis import Analysis, Identified
-from lib.products import ROUTES, route_req
+from lib.products.routes import ROUTES, route_req
 from lib.products.rules import qualifying, song
 
 

@@ -15,8 +15,10 @@ change before it (PostgreSQL hands out sequence numbers before commit, not in it
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,12 @@ class Catalog:
         self.close()
 
     # changes -----------------------------------------------------------------
+
+    @cached_property
+    def identity(self) -> str:
+        """A random id this store was given when first opened: an index snapshot of
+        another store (a file replaced by another) is never mistaken for this one's."""
+        return self.database.setting("catalog_id", lambda: secrets.token_hex(8))
 
     def version(self) -> int:
         """The number of the last add or remove, by any process (0: none yet)."""

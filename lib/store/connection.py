@@ -8,7 +8,6 @@ from pathlib import Path
 
 from lib.store import schema
 from lib.store.database import Database
-from lib.store.postgres import PostgresDatabase
 from lib.store.sqlite import SqliteDatabase
 
 
@@ -19,9 +18,14 @@ def is_url(location: str | Path) -> bool:
 def connect(location: str | Path, pool_size: int = 10, migrate: bool = True) -> Database:
     """The database at `location`: a `postgresql://` URL or an SQLite file path. Its
     schema is brought up to date first unless `migrate` is off (`python -m lib migrate`)."""
-    database: Database = (
-        PostgresDatabase(str(location), pool_size) if is_url(location) else SqliteDatabase(Path(location))
-    )
+    database: Database
+    if is_url(location):
+        # the driver loads only for PostgreSQL: it was a fifth of a command-line start on SQLite
+        from lib.store.postgres import PostgresDatabase
+
+        database = PostgresDatabase(str(location), pool_size)
+    else:
+        database = SqliteDatabase(Path(location))
     if migrate:
         schema.migrate(database)
     return database

@@ -17,8 +17,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import psycopg
-
 Params = Sequence[Any]
 
 
@@ -60,8 +58,13 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be reached or is not this store (the readiness probe's 503)."""
 
 
-# what a store that went away raises, whichever it is (a pool's timeout is a psycopg.Error)
-STORE_ERRORS = (StoreUnavailable, sqlite3.Error, psycopg.Error)
+def store_errors() -> tuple[type[Exception], ...]:
+    """What a store that went away raises, whichever it is (a pool's timeout is a
+    psycopg.Error). The PostgreSQL driver is imported here, not with this module, so that
+    a command-line run on SQLite never loads it."""
+    import psycopg
+
+    return (StoreUnavailable, sqlite3.Error, psycopg.Error)
 
 
 class Database(ABC):

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from lib.fingerprint.config import EngineConfig
 from lib.fingerprint.index import Hits, TrackPrint, gather_runs
 from lib.store.database import Connection, Database
-from lib.store.postgres import Translated
+
+if TYPE_CHECKING:  # the driver is loaded only with a PostgreSQL store (lib/store/connection.py)
+    from lib.store.postgres import Translated
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
 _COPY_TRAILER = b"\xff\xff"
@@ -55,9 +58,9 @@ def copy_buffer(track_no: int, fingerprint: TrackPrint) -> bytes:
 def write(db: Connection, track_id: str, fingerprint: TrackPrint, cap: int) -> None:
     """Post a newly stored fingerprint's hashes (in the transaction that stored it), and
     list those of its hashes that now have more than `cap` postings as crowded."""
-    assert isinstance(db, Translated)
     row = db.execute("SELECT track_no FROM fingerprints WHERE track_id = ?", (track_id,)).fetchone()
-    with db.raw.cursor().copy("COPY postings (hash, track_no, frame) FROM STDIN (FORMAT BINARY)") as copy:
+    raw = cast("Translated", db).raw  # postings exist only in PostgreSQL
+    with raw.cursor().copy("COPY postings (hash, track_no, frame) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(copy_buffer(int(row[0]), fingerprint))
     db.execute(_NEWLY_CROWDED, (_array(np.unique(fingerprint.hashes)), cap + 1, cap))
 

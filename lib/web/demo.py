@@ -23,7 +23,8 @@ from lib.core import identify as use_case
 from lib.core.service import Service
 from lib.core.waveform import Envelope
 from lib.errors import NotFound
-from lib.products import ROUTES, checked
+from lib.products import checked
+from lib.products.routes import ROUTES
 from lib.web import request_log
 from lib.web.access import demo, public
 from lib.web.context import current

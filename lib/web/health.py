@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from lib.errors import Unavailable
-from lib.store.database import STORE_ERRORS
+from lib.store.database import store_errors
 from lib.web.access import public
 from lib.web.context import current
 
@@ -30,7 +30,7 @@ def ready() -> dict[str, str | int]:
         service.ping()
         service.recognizer.index  # noqa: B018  (loaded now if it was not: ready means it is)
         tracks = service.catalog.count()
-    except STORE_ERRORS as error:
+    except store_errors() as error:
         cause = type(error.__cause__ or error).__name__
         raise Unavailable("store_unreachable", f"the store does not answer: {cause}") from error
     return {"status": "ready", "tracks": tracks}
