@@ -58,6 +58,7 @@ def test_recognizer_opens_the_snapshot_and_replays_changes_since(tmp_path: Path)
         opened = Recognizer(catalog, snapshot=snap).index
         assert isinstance(opened, LiveIndex) and isinstance(opened.base.frames, np.memmap)
         assert opened.base.track_ids == names and opened.delta.track_ids == ["new"]
+
         def tracks_hit(p: TrackPrint) -> set[str]:
             return {opened.track_ids[t] for t in opened.locate(opened.lookup(p.hashes).frames)[0]}
 
