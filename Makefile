@@ -68,8 +68,13 @@ gen: $(VENV)/.installed
 	@# the project's formatting wherever GEN_OUT is (the staleness test writes to a temp folder)
 	$(VENV)/bin/ruff format --quiet --config pyproject.toml --config "format.skip-magic-trailing-comma = true" $(GEN_OUT)
 
+# CORPUS: any corpus make_corpus.py builds (the public one is built when missing), e.g.
+# make bench CORPUS=.corpus-dev BENCH_OUT=bench/RESULTS_DEV.md
+CORPUS ?= .corpus
+BENCH_OUT ?= bench/RESULTS.md
+# (OpenBLAS on one thread, as the service runs: its spinning helper doubled a query's CPU time)
 bench: $(VENV)/.installed
-	$(PY) -m bench.run
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench.run --corpus $(CORPUS) --out $(BENCH_OUT)
 
 # an hour-long DJ mix of corpus music scanned for every song (long media)
 bench-long: $(VENV)/.installed

@@ -261,7 +261,8 @@ def _measured_tempo(q: np.ndarray, r: np.ndarray, hypothesis: float, config: Eng
     """
     if np.ptp(q) * config.frame_seconds < _MIN_FIT_SPAN:
         return hypothesis
-    slope = float(np.polyfit(q, r, 1)[0])
+    dq = q - q.mean()
+    slope = float(np.dot(dq, r - r.mean()) / np.dot(dq, dq))  # least squares, without LAPACK
     return slope if abs(slope - hypothesis) <= 2 * config.tempo_step else hypothesis
 
 
