@@ -5,6 +5,6 @@ import sys
 # (ingest runs processes), and OpenBLAS's spinning helper thread doubled a query's CPU.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from lib.cli.main import main  # noqa: E402
+from lib.cli.main import main
 
 sys.exit(main())

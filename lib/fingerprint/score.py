@@ -21,10 +21,10 @@ queries of 2-10 s, two seeds; docs/engine.md):
 is score 50 (15.5 anchors for a 10 s clip of 3,700 landmarks at the identity warp, 18.4
 over the 45-warp grid; 9.0 and 11.9 for a 2 s clip of 700). With 3 in place of 4 the
 strongest unknown query of the dev set came within 0.1 anchor of it; 4 leaves a full
-anchor on both seeds of the dev set (1.1 and 1.6) for about 1 % of the right answers. Above it every `SCALE` anchors halve the remaining
-distance to 100. It is a calibrated threshold, not a probability: the chance level
-also grows with the catalog, so re-measure it when the catalog grows by orders of
-magnitude (bench/scale.py).
+anchor on both seeds of the dev set (1.1 and 1.6) for about 1 % of the right answers.
+Above it every `SCALE` anchors halve the remaining distance to 100. It is a calibrated
+threshold, not a probability: the chance level also grows with the catalog, so
+re-measure it when the catalog grows by orders of magnitude (bench/scale.py).
 """
 
 from __future__ import annotations
