@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import resource
@@ -167,8 +168,9 @@ def _report(
     cpu_ms_10s: list[float], cli_s: float, imports_s: float,
 ) -> str:  # fmt: skip
     order = [*STANDARD, *REALWORLD]
+    manifest = json.loads((corpus / "manifest.json").read_text())
     lines = [
-        f"# Benchmark: {corpus.name}",
+        f"# Benchmark: the {manifest['set']} set, seed {manifest['seed']}, {manifest.get('suite', 'standard')} suite",
         "",
         f"Machine: {platform.machine()}, {jobs} cores, Python {platform.python_version()}; "
         f"catalog {added} tracks, {hours:.2f} h; {n_queries} queries.",

@@ -42,7 +42,10 @@ class Settings(BaseSettings):
     download_timeout: float = Field(default=60.0, gt=0, description="whole download, seconds")
     connect_timeout: float = Field(default=10.0, gt=0, description="per connection and per read, seconds")
     max_redirects: int = Field(default=5, ge=0)
-    # private, loopback and link-local addresses are refused unless this is set (local testing only)
+    # private, loopback and link-local addresses are refused, except the hosts listed here
+    # (comma-separated host names, addresses or networks: exactly those) ...
+    allowed_hosts: str = ""
+    # ... or, with no list, any of them when this is set (local testing only)
     allow_private_urls: bool = False
     # the fingerprint-index API: uploaded music, background tasks, webhooks
     storage: str = Field(

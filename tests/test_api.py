@@ -204,12 +204,54 @@ def test_redirects_within_the_limit_are_followed(client: FlaskClient, base_url: 
         "http://10.0.0.8/a.mp3",
         "http://169.254.169.254/computeMetadata/v1/",
         "http://0.0.0.0/a.mp3",
+        # IPv4 carried in IPv6: compatible, NAT64 (well-known and local-use), 6to4, Teredo
+        "http://[::127.0.0.1]/a.mp3",
+        "http://[64:ff9b::7f00:1]/a.mp3",
+        "http://[64:ff9b::a9fe:a9fe]/computeMetadata/v1/",
+        "http://[64:ff9b:1::808:808]/a.mp3",
+        "http://[2002:7f00:1::]/a.mp3",
+        "http://[2002:a00:8::1]/a.mp3",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/a.mp3",
     ],
 )
 def test_private_addresses_are_refused_by_default(catalog_path: Path, tmp_path: Path, url: str) -> None:
     client = create_app(_settings(catalog_path, storage=str(tmp_path / "up"), allow_private_urls=False)).test_client()
     body = identify(client, "dn", url, status=422)
     assert body["error"]["code"] == "url_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "allow_private", "url", "fetched"),
+    [
+        ("127.0.0.2", False, "http://127.0.0.2:9/a.mp3", True),
+        ("127.0.0.2", False, "http://127.0.0.1:9/a.mp3", False),  # exactly those: not the neighbour
+        ("127.0.0.2", True, "http://127.0.0.1:9/a.mp3", False),  # the switch never widens a list
+        ("10.1.0.0/16", False, "http://10.1.200.3/a.mp3", True),
+        ("10.1.0.0/16", False, "http://10.2.0.1/a.mp3", False),
+        ("localhost", False, "http://LOCALHOST:9/a.mp3", True),
+        ("localhost", False, "http://[::ffff:127.0.0.1]:9/a.mp3", False),
+        ("", True, "http://127.0.0.1:9/a.mp3", True),  # no list: the switch alone, for local use
+        ("", False, "http://127.0.0.2:9/a.mp3", False),
+    ],
+)
+def test_allowed_hosts_let_exactly_those_through(
+    catalog_path: Path, allowed: str, allow_private: bool, url: str, fetched: bool
+) -> None:
+    from lib.core.media import Limits, check
+    from lib.errors import InvalidInput
+
+    limits = Limits.from_settings(_settings(catalog_path, allowed_hosts=allowed, allow_private_urls=allow_private))
+    if fetched:
+        check(url, limits)
+    else:
+        with pytest.raises(InvalidInput, match="non-public"):
+            check(url, limits)
+
+
+@pytest.mark.parametrize("url", ["https://user:secret@example.com/a.mp3", "https://token@example.com/a.mp3"])
+def test_credentials_in_a_url_are_refused_before_anything_is_kept(client: FlaskClient, url: str) -> None:
+    body = identify(client, "dn", url, status=422)
+    assert body["error"]["code"] == "url_credentials" and "secret" not in body["error"]["message"]
 
 
 def test_a_redirect_to_a_private_address_is_refused(catalog_path: Path, base_url: str) -> None:

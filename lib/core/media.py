@@ -3,8 +3,11 @@
 A URL from a client is an instruction to make a request from inside our network, so
 every hop is checked before it is made: http(s) only; the host name is resolved once
 and every address it resolves to must be public (no loopback, private, link-local or
-reserved ranges; cloud metadata endpoints live there); the connection then goes to
-that checked address, so a second DNS answer cannot swap in another (DNS rebinding).
+reserved ranges; cloud metadata endpoints live there), IPv4 addresses carried inside
+IPv6 ones included (mapped, compatible, NAT64, 6to4, Teredo: `[::127.0.0.1]` is
+loopback); the connection then goes to that checked address, so a second DNS answer
+cannot swap in another (DNS rebinding). `CLEARED_ALLOWED_HOSTS` names the exceptions
+(host names, addresses or networks), exactly those and nothing near them.
 Redirects are followed by hand, each target checked again, at most `max_redirects`.
 The body streams to disk under a byte cap and a wall-clock deadline, so neither a
 huge file nor a server that drips one byte a second can hold a worker.
@@ -18,7 +21,7 @@ import socket
 import tempfile
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -40,7 +43,8 @@ class Limits:
     timeout: float  # whole download, seconds
     connect_timeout: float  # per connect and per read, seconds
     max_redirects: int
-    allow_private: bool
+    allow_private: bool  # any address (local use); ignored when `allowed` names any
+    allowed: Allowed = field(default_factory=lambda: Allowed.parse(""))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -50,7 +54,64 @@ class Limits:
             connect_timeout=settings.connect_timeout,
             max_redirects=settings.max_redirects,
             allow_private=settings.allow_private_urls,
+            allowed=Allowed.parse(settings.allowed_hosts),
         )
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The non-public hosts that may be fetched anyway: names (as written in a URL,
+    case-insensitive) and addresses or networks (`127.0.0.2`, `10.1.0.0/16`)."""
+
+    names: frozenset[str]
+    networks: tuple[Network, ...]
+
+    @classmethod
+    def parse(cls, listed: str) -> Allowed:
+        names, networks = set(), []
+        for entry in filter(None, (e.strip() for e in listed.split(","))):
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            except ValueError:
+                names.add(entry.lower().rstrip("."))
+        return cls(frozenset(names), tuple(networks))
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.networks)
+
+    def admits(self, host: str, address: Address) -> bool:
+        return host.lower().rstrip(".") in self.names or any(address in net for net in self.networks)
+
+
+# IPv6 ranges whose addresses carry an IPv4 address in their last 32 bits (NAT64's
+# well-known prefix) or that stand for a local network as a whole (local-use NAT64)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: mapped (::ffff:a.b.c.d), compatible
+    (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::) and Teredo's client."""
+    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+    if ip.teredo is not None:
+        found += list(ip.teredo)  # (server, client): both are reached through it
+    if int(ip) >> 32 == 0 or ip in _NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def is_public(ip: Address) -> bool:
+    """Global, and so is every IPv4 address it carries."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        if not all(v4.is_global for v4 in embedded_ipv4(ip)):
+            return False
+    return ip.is_global
 
 
 def _refuse(message: str) -> InvalidInput:
@@ -66,11 +127,15 @@ def _parse(url: str) -> Url:
         raise _refuse(f"only http and https URLs can be fetched, not {parsed.scheme or 'a relative URL'!r}")
     if not parsed.host:
         raise InvalidInput("invalid_url", "the URL has no host")
+    if parsed.auth is not None:
+        # they would be kept with the task and its music, and travel in logs and webhooks
+        raise InvalidInput("url_credentials", "a URL must not carry a user name or password; use a signed URL instead")
     return parsed
 
 
-def resolve(host: str, port: int, allow_private: bool) -> str:
-    """The address to connect to; refused if any address of `host` is not public.
+def resolve(host: str, port: int, limits: Limits) -> str:
+    """The address to connect to; refused if any address of `host` is not public, unless
+    the allow-list admits it (or, with no allow-list, private URLs are allowed).
 
     All addresses are checked, not just the first: a name answering with one public
     and one private address must not get through on a lucky pick.
@@ -80,11 +145,10 @@ def resolve(host: str, port: int, allow_private: bool) -> str:
     except (socket.gaierror, UnicodeError) as error:
         raise UpstreamFailed("download_failed", f"cannot resolve {host}: {error}") from None
     addresses = [str(info[4][0]) for info in infos]
+    anything = limits.allow_private and not limits.allowed  # an allow-list is never widened
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:127.0.0.1 is loopback too
-            ip = ip.ipv4_mapped
-        if not allow_private and not ip.is_global:
+        if not (anything or is_public(ip) or limits.allowed.admits(host.strip("[]"), ip)):
             raise _refuse(f"{host} resolves to a non-public address ({ip}); only public servers can be fetched")
     return addresses[0]
 
@@ -104,7 +168,7 @@ def _connect(url: str, limits: Limits) -> tuple[Url, urllib3.HTTPConnectionPool,
     """A pool pinned to the checked address of `url`, and the headers every request sends."""
     parsed = _parse(url)
     assert parsed.host is not None  # _parse guarantees it
-    address = resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
+    address = resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits)
     host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
     return parsed, _pool(parsed, address, limits), {"Host": host_header, "User-Agent": _USER_AGENT}
 
@@ -113,7 +177,7 @@ def check(url: str, limits: Limits) -> None:
     """Refuse (`InvalidInput`) a URL we would not fetch, before promising to call it later."""
     parsed = _parse(url)
     assert parsed.host is not None
-    resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits.allow_private)
+    resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits)
 
 
 def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path:
