@@ -8,6 +8,7 @@ exclusive), DEMO04 Warp (Content ID), DEMO05 Ninja Tune (exclusive), DEMO06 inde
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,27 @@ def test_bad_requests(client: FlaskClient, request_args: dict[str, Any], status:
         "status": "error",
         "error": {"code": code, "message": response.get_json()["error"]["message"]},
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/"),
+        ("post", "/v1/identify/dn"),
+        ("post", "/demo/identify/dn"),
+        ("post", "/api/v1/music"),
+        ("post", "/api/v1/fingerprint/add"),
+        ("post", "/api/v1/fingerprint/check"),
+        ("patch", "/api/v1/tracks/DEMO01"),
+    ],
+)
+def test_deep_or_huge_json_bodies_get_the_error_format(client: FlaskClient, method: str, path: str) -> None:
+    """5,000 levels of nesting raised RecursionError in the parser: a 500 on these routes."""
+    deep = getattr(client, method)(path, data="[" * 5000 + "]" * 5000, content_type="application/json")
+    assert deep.status_code == 400 and deep.get_json()["error"]["code"] == "invalid_json"
+    huge = json.dumps({"url": "https://example.com/a.mp3", "pad": "x" * 100_000})
+    large = getattr(client, method)(path, data=huge, content_type="application/json")
+    assert large.status_code == 413 and large.get_json()["error"]["code"] == "body_too_large"
 
 
 def test_bad_bodies(client: FlaskClient) -> None:
