@@ -168,8 +168,14 @@ class TrackMetadata(BaseModel):
     release_date: Annotated[str | None, Field(max_length=32)] = None
     isrc: Annotated[str | None, Field(max_length=32)] = None
     label: Annotated[str | None, Field(max_length=500)] = None
-    song_link: Annotated[str | None, Field(max_length=4096)] = None
-    cover_url: Annotated[str | None, Field(max_length=4096)] = None
+    song_link: Annotated[str | None, Field(max_length=4096, pattern="^(https?://[^\\s]+)?$")] = None
+    """
+    an http(s) URL, or empty
+    """
+    cover_url: Annotated[str | None, Field(max_length=4096, pattern="^(https?://[^\\s]+)?$")] = None
+    """
+    an http(s) URL, or empty (the demo shows it as an image)
+    """
     content_id: bool | None = None
     """
     registered for YouTube Content ID claiming

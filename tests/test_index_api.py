@@ -140,9 +140,13 @@ def test_track_listing_pages_filters_and_patches(client: FlaskClient) -> None:
     assert page.json["total"] == 6 and [t["track_id"] for t in page.json["tracks"]] == ["DEMO02", "DEMO03"]  # type: ignore[index]
     warp = client.get("/api/v1/tracks?label=warp").json
     assert [t["label"] for t in warp["tracks"]] == ["Warp Records"] and warp["total"] == 1  # type: ignore[index]
-    patched = client.patch("/api/v1/tracks/DEMO02", json={"title": "Renamed", "content_id": False})
+    patched = client.patch(
+        "/api/v1/tracks/DEMO02",
+        json={"title": "Renamed", "content_id": False, "cover_url": "https://example.com/c.jpg", "song_link": ""},
+    )
     check(patched, "/api/v1/tracks/{track_id}", "patch")
     assert patched.json["title"] == "Renamed" and patched.json["content_id"] is False  # type: ignore[index]
+    assert patched.json["cover_url"] == "https://example.com/c.jpg"  # type: ignore[index]
     assert client.get("/api/v1/tracks/DEMO02").json["title"] == "Renamed"  # type: ignore[index]
 
 
@@ -157,6 +161,8 @@ def test_track_listing_pages_filters_and_patches(client: FlaskClient) -> None:
         ("delete", "/api/v1/tracks/nope", None, 404, "unknown_track"),
         ("patch", "/api/v1/tracks/DEMO01", {"duration": 3}, 422, "invalid_request"),
         ("patch", "/api/v1/tracks/DEMO01", {"isrc": "x" * 40}, 422, "invalid_request"),
+        ("patch", "/api/v1/tracks/DEMO01", {"cover_url": "javascript:alert(1)"}, 422, "invalid_request"),
+        ("patch", "/api/v1/tracks/DEMO01", {"song_link": "not a link"}, 422, "invalid_request"),
         ("get", "/api/v1/tracks?limit=0", None, 422, "invalid_request"),
         ("get", "/api/v1/tracks?offset=-1", None, 422, "invalid_request"),
         ("get", "/api/v1/tracks?offset=99999999999999999999", None, 422, "invalid_request"),
