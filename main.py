@@ -17,8 +17,10 @@ from lib.core.service import Service
 from lib.ops import logging as logs
 from lib.ops.catalog_fetch import fetch_catalog
 from lib.settings import Settings
+from lib.web import server_errors
 from lib.web.app import create_app
 
+server_errors.install()  # gunicorn's own errors (431, 400 before Flask) as JSON too
 settings = Settings()
 logs.setup(settings.log_format, settings.log_level)
 if settings.catalog_url:

@@ -52,3 +52,14 @@ def test_functions_framework_serves_the_api(server: str, tmp_path: Path) -> None
 def test_errors_keep_their_format_through_the_entry_point(server: str) -> None:
     status, body = _get(f"{server}/v1/identify/xx?url=https://example.com/a.mp3")
     assert status == 404 and body["error"]["code"] == "unknown_api_type"  # type: ignore[index]
+
+
+def test_gunicorns_own_errors_are_json_too(server: str) -> None:
+    """Headers over gunicorn's limit never reach Flask: gunicorn answered with an HTML page."""
+    request = urllib.request.Request(f"{server}/healthz", headers={"X-Padding": "x" * 10_000})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 431
+    assert refused.value.headers["Content-Type"] == "application/json"
+    body = json.loads(refused.value.read())
+    assert body["status"] == "error" and body["error"]["code"] == "request_header_fields_too_large"
