@@ -75,8 +75,9 @@ def _candidates(warp_of: np.ndarray, offset_bin: np.ndarray, min_count: int) -> 
     mask = (1 << bits) - 1
     bucket = (offset_bin + warp_of * _SCATTER) & mask  # warps scattered apart, bins kept in order
     counts = np.bincount(bucket, minlength=mask + 1)
-    open_ = (counts + np.roll(counts, -1)) >= min_count
-    return np.nonzero(open_[bucket] | open_[(bucket - 1) & mask])[0]
+    open_ = (counts + np.roll(counts, -1)) >= min_count  # the bucket with the next one
+    either = open_ | np.roll(open_, 1)  # ... or the one before with this one: a hit's cell may be either
+    return np.flatnonzero(either[bucket])
 
 
 def _best_cells(cell: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
