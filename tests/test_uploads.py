@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from google.cloud import storage
 
-from lib.core.uploads import BucketUploads, Uploads, uploads_for
+from lib.core.uploads import INCOMING, LEFTOVER_SECONDS, BucketUploads, Uploads, uploads_for
 from lib.web.app import create_app
 from tests.support.contract import check
 from tests.support.index_client import finished, index_settings, start, upload
@@ -112,3 +113,17 @@ def test_add_and_check_run_from_a_bucket(
     prefix = bucket_env.removeprefix(f"gs://{BUCKET}/")
     assert len(list(storage.Client().list_blobs(BUCKET, prefix=prefix))) == 2
     assert not (tmp_path / "uploads").exists()  # the local folder backend was never used
+
+
+def test_leftovers_of_a_killed_process_are_swept_when_the_folder_opens(tmp_path: Path) -> None:
+    """Only incoming files untouched for hours go: a live process's are fresh, and kept
+    music (named by its id) is never an incoming file, however old."""
+    old = time.time() - LEFTOVER_SECONDS - 60
+    left, fresh, kept = tmp_path / f"{INCOMING}killed", tmp_path / f"{INCOMING}live", tmp_path / ("a" * 32)
+    for path in (left, fresh, kept):
+        path.write_bytes(b"x")
+    os.utime(left, (old, old))
+    os.utime(kept, (old, old))
+    uploads = Uploads(tmp_path)
+    assert uploads.swept == 1
+    assert not left.exists() and fresh.exists() and kept.exists()

@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 import urllib3
 from urllib3.util import Url, parse_url
 
+from lib.core.uploads import INCOMING
 from lib.errors import ClearedError, InvalidInput, TooLarge, UpstreamFailed
 from lib.settings import Settings
 
@@ -237,7 +238,7 @@ def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, f
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > limits.max_bytes:
         raise TooLarge("too_large", f"the file is {int(length)} bytes; the limit is {limits.max_bytes}")
-    with tempfile.NamedTemporaryFile(prefix="cleared-", dir=folder, delete=False) as out:
+    with tempfile.NamedTemporaryFile(prefix=INCOMING, dir=folder, delete=False) as out:
         path = Path(out.name)
         try:
             received = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from google.cloud.storage import Bucket
 
 _MUSIC_ID = re.compile(r"^[0-9a-f]{32}$")
+INCOMING = ".incoming-"  # the prefix of every file in the scratch folder that is not kept music
+# A file arriving is written and then kept or deleted within a request or a task's first
+# steps (downloads are bounded by minutes); one untouched for this long was left by a
+# process that was killed, and nothing will ever claim it.
+LEFTOVER_SECONDS = 6 * 3600.0
 
 
 def _checked(music_id: str) -> str:
@@ -36,10 +42,23 @@ class Uploads:
     def __init__(self, scratch: str | Path) -> None:
         self.scratch = Path(scratch)
         self.scratch.mkdir(parents=True, exist_ok=True)
+        self.swept = self._sweep(time.time() - LEFTOVER_SECONDS)
+
+    def _sweep(self, before: float) -> int:
+        """Delete incoming files last written before `before`: a killed process's leftovers."""
+        swept = 0
+        for path in self.scratch.glob(f"{INCOMING}*"):
+            try:
+                if path.stat().st_mtime < before:
+                    path.unlink()
+                    swept += 1
+            except FileNotFoundError:  # another process swept it first
+                continue
+        return swept
 
     def incoming(self) -> Path:
         """A new empty file in the scratch folder for an upload or download to fill."""
-        with tempfile.NamedTemporaryFile(prefix=".incoming-", dir=self.scratch, delete=False) as f:
+        with tempfile.NamedTemporaryFile(prefix=INCOMING, dir=self.scratch, delete=False) as f:
             return Path(f.name)
 
     def keep(self, incoming: Path, music_id: str) -> None:
