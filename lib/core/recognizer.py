@@ -93,12 +93,12 @@ class Recognizer:
                     return LiveIndex.joined(index, (), np.zeros(0, bool)), held
         return self._load(version), version
 
-    def _load(self, version: int | None = None) -> LiveIndex | PostingsIndex:
-        """A fresh build, saved as the snapshot when there is one and `version` says what it holds."""
+    def _load(self, version: int) -> LiveIndex | PostingsIndex:
+        """A fresh build of the catalog at `version` (or later), saved as the snapshot if there is one."""
         if self.lookups == "database":
             return PostingsIndex.load(self.catalog.database, self.config)
         index = LiveIndex.build(self.catalog.prints(), self.config)
-        if self.snapshot is not None and version is not None:
+        if self.snapshot is not None:
             index.base.save(self.snapshot, {"catalog": self.catalog.identity, "version": version})
         return index
 
