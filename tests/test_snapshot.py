@@ -74,3 +74,11 @@ def test_a_snapshot_of_another_store_is_rebuilt_not_used(tmp_path: Path) -> None
         index = Recognizer(two, snapshot=snap).index
         assert isinstance(index, LiveIndex) and index.base.track_ids == ["x", "y"]
         assert not isinstance(index.base.frames, np.memmap)
+
+
+def test_a_snapshot_that_cannot_be_written_only_costs_the_next_start(tmp_path: Path) -> None:
+    with _catalog(tmp_path / "c.db", "a") as catalog:
+        blocked = tmp_path / "not-a-folder"
+        blocked.write_text("a file where the snapshot's folder would go")
+        index = Recognizer(catalog, snapshot=blocked / "c.db.index").index
+        assert isinstance(index, LiveIndex) and index.track_ids == ["a"]

@@ -13,6 +13,7 @@ load at start, for many short-lived instances; lib/store/postings.py).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from lib.store.models import Cover
 from lib.store.postings import PostingsIndex
 
 Lookups = Literal["memory", "database"]
+_log = logging.getLogger(__name__)
 
 
 class Recognizer:
@@ -99,7 +101,10 @@ class Recognizer:
             return PostingsIndex.load(self.catalog.database, self.config)
         index = LiveIndex.build(self.catalog.prints(), self.config)
         if self.snapshot is not None:
-            index.base.save(self.snapshot, {"catalog": self.catalog.identity, "version": version})
+            try:
+                index.base.save(self.snapshot, {"catalog": self.catalog.identity, "version": version})
+            except OSError as error:  # a read-only folder: the next start builds again, that is all
+                _log.warning("index snapshot not saved to %s: %s", self.snapshot, error)
         return index
 
     def _refreshed(
