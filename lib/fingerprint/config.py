@@ -47,7 +47,7 @@ class EngineConfig:
     # hashes: an anchor with pairs of its `fanout` strongest peaks in the target zone
     # (dt_min..dt_max frames later, within 2**(df_bits - 1) bins); see hashes.py.
     ref_fanout: int = 4
-    query_fanout: int = 6
+    query_fanout: int = 5
     dt_min: int = 1
     dt_max: int = 32
     f_bits: int = 7  # anchor log-frequency bin
