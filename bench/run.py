@@ -113,7 +113,10 @@ def run(corpus: Path, work: Path) -> str:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "bench.db"
     for stale in work.glob("bench.db*"):
-        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     jobs = os.cpu_count() or 1
     with Catalog(db) as catalog:
         engine = Recognizer(catalog, snapshot=work / "bench.db.index")

@@ -170,15 +170,21 @@ def _ingest(engine: Recognizer, args: argparse.Namespace) -> int:
 
 def _identify_alone(settings: Settings, args: argparse.Namespace) -> int:
     """`identify` with the store and its index only (the module docstring says why)."""
-    try:
-        recognizer = Recognizer.from_settings(settings)
-    except LayoutMismatch as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    recognizer = Recognizer.from_settings(settings)
     try:
         return _identify(recognizer, args)
     finally:
         recognizer.catalog.close()
+
+
+def _with_service(settings: Settings, args: argparse.Namespace) -> int:
+    from lib.core.service import Service
+
+    service = Service(settings)
+    try:
+        return _run(service, args)
+    finally:
+        service.close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -271,19 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings(args)
     if args.command == "migrate":
         return _migrate(settings)
-    if args.command == "identify":
-        return _identify_alone(settings, args)
-    from lib.core.service import Service
-
     try:
-        service = Service(settings)
+        return (_identify_alone if args.command == "identify" else _with_service)(settings, args)
     except LayoutMismatch as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    try:
-        return _run(service, args)
-    finally:
-        service.close()
 
 
 if __name__ == "__main__":

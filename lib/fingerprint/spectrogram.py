@@ -9,7 +9,7 @@ triangle is widened to one bin so that every band sees some energy (interpolatio
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 from types import ModuleType
 
 import numpy as np
@@ -44,15 +44,21 @@ def log_filterbank(config: EngineConfig) -> np.ndarray:
 FAST_FFT_FRAMES = 20_000
 
 
-@cache
-def fast_fft() -> ModuleType:
-    import scipy.fft
+_scipy_fft: ModuleType | None = None  # scipy.fft once imported
 
-    return scipy.fft
+
+def fast_fft() -> ModuleType:
+    """scipy.fft, imported on first use; from then on every spectrogram uses it."""
+    global _scipy_fft
+    if _scipy_fft is None:
+        import scipy.fft
+
+        _scipy_fft = scipy.fft
+    return _scipy_fft
 
 
 def _rfft(frames: np.ndarray) -> np.ndarray:
-    if len(frames) >= FAST_FFT_FRAMES or fast_fft.cache_info().currsize:
+    if _scipy_fft is not None or len(frames) >= FAST_FFT_FRAMES:
         return fast_fft().rfft(frames, axis=1)
     return np.fft.rfft(frames, axis=1)
 
