@@ -29,6 +29,15 @@ class MediaUrl(RootModel[AnyUrl]):
     """
 
 
+class Collection(StrEnum):
+    """
+    where the track is: the operator's reference catalog, or your own collection (include_own, check)
+    """
+
+    reference = "reference"
+    own = "own"
+
+
 class Song(BaseModel):
     """
     A catalog recording heard in the media, and where.
@@ -94,6 +103,10 @@ class Song(BaseModel):
     is_duplicate: bool | None
     """
     dt only: the media is this recording
+    """
+    collection: Collection
+    """
+    where the track is: the operator's reference catalog, or your own collection (include_own, check)
     """
 
 
@@ -395,3 +408,19 @@ class IdentifyRequest(BaseModel):
     api_type: ApiType
     url: MediaUrl
     callbackUrl: CallbackUrl | None = None
+    include_own: bool | None = False
+    """
+    also match your own collection (see the include_own parameter)
+    """
+
+
+class UploadOptions(BaseModel):
+    """
+    The form fields that may accompany an uploaded file.
+    """
+
+    callbackUrl: CallbackUrl | None = None
+    include_own: bool | None = False
+    """
+    also match your own collection (see the include_own parameter)
+    """

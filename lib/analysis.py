@@ -6,13 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.fingerprint.match import Match
+from lib.store.catalog import REFERENCE
 from lib.store.models import Track
+
+REFERENCE_COLLECTION = "reference"  # a match in the operator's reference catalog
+OWN = "own"  # a match in the caller's own collection
+
+
+def searched(owner: str, include_own: bool) -> tuple[str, ...]:
+    """The collections (their owners) a query of `owner` matches: the reference catalog,
+    and with `include_own` the caller's own (an operator's own is the reference)."""
+    return (REFERENCE, owner) if include_own and owner != REFERENCE else (REFERENCE,)
 
 
 @dataclass(frozen=True)
 class Identified:
     match: Match
     track: Track
+    collection: str = REFERENCE_COLLECTION
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def test_another_engine_sees_adds_and_removes(empty_store: str) -> None:
     with Catalog(empty_store) as mine, Catalog(empty_store) as theirs:
         engine = Recognizer(mine)
         assert engine.index.track_ids == []
-        Recognizer(theirs).add(Track(track_id="a"), _print("a"), "sha")
+        theirs.add(Track(track_id="a"), _print("a"), "sha")
         assert engine.index.track_ids == ["a"]
         theirs.remove("a")
         probe = engine.index.lookup(_print("a").hashes).probe

@@ -16,6 +16,7 @@ from typing import Any
 
 from lib.products import PRODUCTS
 from lib.store.keys import KeyStore, month_of
+from lib.store.webhook_secrets import WebhookSecrets
 
 DEFAULT_RATE = "60/minute"
 
@@ -49,13 +50,16 @@ def add_parser(commands: Any) -> None:
         dest="keys_command", required=True
     )
     p = keys.add_parser("create", help="a new key, printed once")
-    p.add_argument("--owner", required=True, help="who the key is for (shown in usage and logs)")
+    p.add_argument("--owner", required=True, help="the customer the key is for: its collection, tasks and usage")
     p.add_argument("--products", nargs="+", choices=PRODUCTS, default=PRODUCTS, help="default: all")
     p.add_argument("--quota", type=int, default=None, help="calls per calendar month (default: unlimited)")
     p.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=f"rate limit (default {DEFAULT_RATE})")
     expiry = p.add_mutually_exclusive_group()
     expiry.add_argument("--expires", type=_day, help="last day is the one before (YYYY-MM-DD, UTC)")
     expiry.add_argument("--days", type=int, help="valid for this many days")
+    p.add_argument(
+        "--operator", action="store_true", help="an operator key: manages the reference catalog (docs/tenancy.md)"
+    )
     p.add_argument("--json", action="store_true")
 
     p = keys.add_parser("list", help="every key (without its secret)")
@@ -71,18 +75,25 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def run(store: KeyStore, args: argparse.Namespace) -> int:
+def run(store: KeyStore, webhook_secrets: WebhookSecrets, args: argparse.Namespace) -> int:
     command = args.keys_command
     if command == "create":
         if args.quota is not None and args.quota < 0:
             print("error: --quota must be 0 or more", file=sys.stderr)
             return 2
+        if not args.owner.strip():
+            print("error: --owner must name someone", file=sys.stderr)
+            return 2
         expires = args.expires or (store.clock() + timedelta(days=args.days) if args.days else None)
-        key, stored = store.create(args.owner, args.products, args.quota, args.rate, expires)
+        key, stored = store.create(args.owner, args.products, args.quota, args.rate, expires, args.operator)
+        # a new customer's webhook secret comes with its first key, shown once too
+        secret = None if args.operator else webhook_secrets.create(args.owner)
         if args.json:
-            print(json.dumps({"key": key, **stored.public()}))
+            print(json.dumps({"key": key, **stored.public(), "webhook_secret": secret}))
         else:
             print(f"{key}\n(shown once: keep it now; key id {stored.key_id})")
+            if secret:
+                print(f"{secret}\n(the webhook signing secret of {args.owner}, shown once too)")
         return 0
     if command == "list":
         keys = [k.public() for k in store.all()]
@@ -91,7 +102,10 @@ def run(store: KeyStore, args: argparse.Namespace) -> int:
         for k in [] if args.json else keys:
             state = "revoked" if k["revoked_at"] else f"expires {k['expires_at']}" if k["expires_at"] else "active"
             quota = k["monthly_quota"] if k["monthly_quota"] is not None else "unlimited"
-            print(f"{k['key_id']}\t{k['owner']}\t{','.join(k['products'])}\t{quota}/month\t{k['rate']}\t{state}")
+            role = "operator" if k["operator"] else "customer"
+            print(
+                f"{k['key_id']}\t{k['owner']}\t{role}\t{','.join(k['products'])}\t{quota}/month\t{k['rate']}\t{state}"
+            )
         return 0
     if command == "revoke":
         if store.revoke(args.key_id):

@@ -69,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("worker", help="run background tasks and webhooks until stopped (SIGINT/SIGTERM)")
     p.add_argument("--threads", type=int, default=None, help="task threads (default: $CLEARED_TASK_WORKERS or 2)")
 
-    commands.add_parser("webhook-secret", help="print the secret webhooks are signed with")
+    p = commands.add_parser(
+        "webhook-secret",
+        help="an owner's webhook signing secret, shown once when made (without --owner: the operator's)",
+    )
+    p.add_argument("--owner", help="the customer whose deliveries it signs")
+    p.add_argument("--rotate", action="store_true", help="a new one; the old stays valid for 24 h")
     keys_cli.add_parser(commands)
 
     p = commands.add_parser("demo", help="write a folder of synthetic demo songs with a catalog.csv")
@@ -235,12 +240,29 @@ def _tracks(catalog: Catalog, as_json: bool) -> int:
     return 0
 
 
-def _remove(recognizer: Recognizer, track_id: str) -> int:
-    if recognizer.remove(track_id):
+def _remove(catalog: Catalog, track_id: str) -> int:
+    if catalog.remove(track_id):
         print(f"removed {track_id}")
         return 0
     print(f"error: no track {track_id}", file=sys.stderr)
     return 1
+
+
+def _webhook_secret(service: Service, owner: str | None, rotate: bool) -> int:
+    if owner is None:
+        if rotate:
+            print("error: the operator's secret is CLEARED_WEBHOOK_SECRET (or the store's); --rotate needs --owner")
+            return 2
+        print(service.webhook_secret.decode())
+        return 0
+    secret = service.webhook_secrets.rotate(owner) if rotate else service.webhook_secrets.create(owner)
+    if secret is None:
+        print(
+            f"error: {owner} has a webhook secret already (shown when made); --rotate makes a new one", file=sys.stderr
+        )
+        return 1
+    print(secret)
+    return 0
 
 
 def _run(service: Service, args: argparse.Namespace) -> int:
@@ -254,12 +276,11 @@ def _run(service: Service, args: argparse.Namespace) -> int:
     if command == "tracks":
         return _tracks(service.catalog, args.json)
     if command == "remove":
-        return _remove(recognizer, args.track_id)
+        return _remove(service.catalog, args.track_id)
     if command == "keys":
-        return keys_cli.run(service.keys, args)
+        return keys_cli.run(service.keys, service.webhook_secrets, args)
     if command == "webhook-secret":
-        print(service.webhook_secret.decode())
-        return 0
+        return _webhook_secret(service, args.owner, args.rotate)
     if command == "worker":
         return _worker(service, args.threads)
     stats = service.catalog.stats()

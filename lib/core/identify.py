@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from gen.models import Result
-from lib.analysis import Analysis
+from lib.analysis import Analysis, searched
 from lib.core import media, tasks
 from lib.core.service import Service
 from lib.products.routes import route_req
+from lib.store.catalog import REFERENCE
 from lib.store.tasks import Task
 
 
@@ -54,15 +55,19 @@ def received(
         path.unlink(missing_ok=True)
 
 
-def identify(service: Service, api_type: str, media: Received, callback_url: str | None) -> Result | Task:
-    """The product's result now, or, for media longer than `sync_media_seconds`, the
+def identify(
+    service: Service, api_type: str, media: Received, callback_url: str | None, owner: str, include_own: bool = False
+) -> Result | Task:
+    """The product's result for `owner` now (the reference catalog, and with `include_own`
+    the owner's collection too), or, for media longer than `sync_media_seconds`, the
     queued task that will scan the kept file. `callback_url` is already checked
     (lib/core/webhooks.py: `checked_callback`)."""
     decoded = service.sync_audio(media.path)
     if decoded is None:
-        music = service.keep_music(media.path, media.filename, media.source_url)
-        return service.tasks.enqueue(tasks.IDENTIFY, music.music_id, {"api_type": api_type}, callback_url)
-    return route_req(api_type, service.analyse(decoded))
+        music = service.keep_music(media.path, media.filename, media.source_url, owner)
+        request = {"api_type": api_type, "include_own": include_own}
+        return service.tasks.enqueue(tasks.IDENTIFY, music.music_id, request, callback_url, owner)
+    return route_req(api_type, service.analyse(decoded, searched(owner, include_own)))
 
 
 def preview(
@@ -70,5 +75,5 @@ def preview(
 ) -> tuple[Result, Analysis]:
     """Always answered while the client waits (the demo page): at most `max_seconds` of
     the media are analysed, and `tap` sees the decoded samples (its waveform)."""
-    analysis = service.analyse_file(media.path, max_seconds, tap)
+    analysis = service.analyse_file(media.path, searched(REFERENCE, include_own=False), max_seconds, tap)
     return route_req(api_type, analysis), analysis

@@ -29,6 +29,7 @@ from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.pipeline import reference_print
 from lib.fingerprint.spectrogram import fast_fft
 from lib.store import Catalog, Track
+from lib.store.catalog import REFERENCE
 from lib.store.models import Cover
 
 AUDIO_EXTENSIONS = {
@@ -133,9 +134,10 @@ class NewTrack:
     cover: Cover | None
     warnings: tuple[str, ...] = ()  # what decoding had to work around (audio.stream)
 
-    def add_to(self, catalog: Catalog) -> bool:
-        """False when the catalog already has this track id or this audio (a concurrent add)."""
-        return catalog.add(self.track, self.fingerprint, self.sha1, self.cover)
+    def add_to(self, catalog: Catalog, owner: str = REFERENCE) -> bool:
+        """False when the catalog already has this track id, or this audio in `owner`'s
+        collection (a concurrent add)."""
+        return catalog.add(self.track, self.fingerprint, self.sha1, self.cover, owner)
 
 
 def new_track(
@@ -156,17 +158,20 @@ class Added:
     already_indexed: bool  # the audio was in the catalog already, as `track_id`
 
 
-def add_track(catalog: Catalog, path: Path, metadata: Mapping[str, object], max_seconds: float | None = None) -> Added:
-    """Add one file to the catalog, unless its audio is there already (by content hash):
-    the same audio added twice, even concurrently, stays one track. Raises what
+def add_track(
+    catalog: Catalog, path: Path, metadata: Mapping[str, object], max_seconds: float | None = None,
+    owner: str = REFERENCE,
+) -> Added:  # fmt: skip
+    """Add one file to `owner`'s collection, unless its audio is there already (by content
+    hash): the same audio added twice, even concurrently, stays one track. Raises what
     `new_track` raises, and `Conflict` when the track id is taken by other audio."""
     sha1 = sha1_of(path)
-    existing = catalog.with_audio(sha1)
+    existing = catalog.with_audio(sha1, owner)
     if existing is None:
         made = new_track(path, sha1, metadata, catalog.config, max_seconds)
-        if made.add_to(catalog):
+        if made.add_to(catalog, owner):
             return Added(made.track.track_id, already_indexed=False)
-        existing = catalog.with_audio(sha1)  # a concurrent add of the same audio won
+        existing = catalog.with_audio(sha1, owner)  # a concurrent add of the same audio won
         if existing is None:
             raise Conflict("already_indexed", f"{made.track.track_id} is already a track of another audio")
     return Added(existing.track_id, already_indexed=True)

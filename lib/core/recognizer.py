@@ -9,33 +9,42 @@ hides the track at once and an add costs its own fingerprint, not a reload.
 The index is held in memory (`lookups="memory"`: fastest, memory grows with the
 catalog) or read from PostgreSQL for each query (`lookups="database"`: no memory and no
 load at start, for many short-lived instances; lib/store/postings.py).
+
+Each customer's own collection has an index of its own, built from the store on first
+use and held in memory (they are small; the most recently used few hundred are kept),
+so one customer's tracks never reach another's look-ups, scores or time. A query that
+asks for both searches the reference's and its owner's joined (lib/fingerprint/joined.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from lib.analysis import Analysis, Identified
+from lib.analysis import OWN, REFERENCE_COLLECTION, Analysis, Identified
 from lib.fingerprint import audio
 from lib.fingerprint.allocator import keep_freed_memory
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import HashIndex, Index, TrackPrint
+from lib.fingerprint.joined import Joined
 from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import identify, segments
 from lib.settings import Settings
-from lib.store import Catalog, Track, connect, schema
-from lib.store.models import Cover
+from lib.store import Catalog, connect, schema
+from lib.store.catalog import REFERENCE
 from lib.store.postings import PostingsIndex
 
 Lookups = Literal["memory", "database"]
+Held = LiveIndex | PostingsIndex
 _log = logging.getLogger(__name__)
+COLLECTIONS_HELD = 256  # customers' collection indexes kept in memory, the most recently used
 
 
 class Recognizer:
@@ -52,8 +61,7 @@ class Recognizer:
         self.config = config
         self.lookups = lookups
         self.snapshot = snapshot
-        self._index: LiveIndex | PostingsIndex | None = None
-        self._version = -1  # the last catalog change the index holds
+        self._held: OrderedDict[str, tuple[Held, int]] = OrderedDict()  # owner: (index, last change it holds)
         self._building = threading.Lock()
         keep_freed_memory()
 
@@ -70,22 +78,41 @@ class Recognizer:
 
     @property
     def index(self) -> HashIndex:
-        """The index of the catalog as it is now; one refresh even when many request
-        threads ask at once."""
+        """The reference catalog's index as it is now."""
+        return self.collection(REFERENCE)
+
+    def searched(self, owners: Sequence[str]) -> tuple[HashIndex, set[str]]:
+        """The index a query of these owners' collections searches, and the track ids in
+        it that are a customer's own (not the reference catalog's)."""
+        indexes = {owner: self.collection(owner) for owner in owners}
+        own = {t for owner, index in indexes.items() if owner != REFERENCE for t in index.track_ids}
+        parts = tuple(indexes.values())
+        return (parts[0] if len(parts) == 1 else Joined(parts)), own
+
+    def collection(self, owner: str) -> Held:
+        """The index of `owner`'s collection as it is now; one refresh even when many
+        request threads ask at once."""
         with self._building:
             version = self.catalog.version()  # read first: a change made while loading is replayed
-            if self._index is None:
-                self._index, self._version = self._opened(version)
-            if version != self._version:
-                changes = self.catalog.changes_since(self._version)
-                self._index = self._refreshed(self._index, changes, version)
-                self._version = max([version, *(seq for seq, _, _ in changes)])
-            return self._index
+            held = self._held.get(owner)
+            if held is None:
+                held = self._opened(owner, version)
+            if version != held[1]:
+                changes = self.catalog.changes_since(held[1], owner)
+                index = self._refreshed(owner, held[0], changes, version) if changes else held[0]
+                held = index, max([version, *(seq for seq, _, _ in changes)])
+            self._held[owner] = held
+            self._held.move_to_end(owner)
+            if len(self._held) > COLLECTIONS_HELD:
+                self._held.pop(next(o for o in self._held if o != REFERENCE))
+            return held[0]
 
-    def _opened(self, version: int) -> tuple[LiveIndex | PostingsIndex, int]:
-        """The index at start and the catalog version it holds: the snapshot when there
-        is a current one (changes since it are then replayed like any others), else a
-        fresh build from `version`."""
+    def _opened(self, owner: str, version: int) -> tuple[Held, int]:
+        """The index at start and the catalog version it holds: for the reference catalog,
+        the snapshot when there is a current one (changes since it are then replayed like
+        any others), else a fresh build from `version`."""
+        if owner != REFERENCE:
+            return LiveIndex.build(self.catalog.prints(owner=owner), self.config), version
         if self.lookups == "memory" and self.snapshot is not None:
             found = Index.mapped(self.snapshot, self.config)
             if found is not None:
@@ -95,8 +122,9 @@ class Recognizer:
                     return LiveIndex.joined(index, (), np.zeros(0, bool)), held
         return self._load(version), version
 
-    def _load(self, version: int) -> LiveIndex | PostingsIndex:
-        """A fresh build of the catalog at `version` (or later), saved as the snapshot if there is one."""
+    def _load(self, version: int) -> Held:
+        """A fresh build of the reference catalog at `version` (or later), saved as the
+        snapshot if there is one."""
         if self.lookups == "database":
             return PostingsIndex.load(self.catalog.database, self.config)
         index = LiveIndex.build(self.catalog.prints(), self.config)
@@ -107,35 +135,30 @@ class Recognizer:
                 _log.warning("index snapshot not saved to %s: %s", self.snapshot, error)
         return index
 
-    def _refreshed(
-        self, index: LiveIndex | PostingsIndex, changes: list[tuple[int, str, str]], version: int
-    ) -> LiveIndex | PostingsIndex:
+    def _refreshed(self, owner: str, index: Held, changes: list[tuple[int, str, str]], version: int) -> Held:
         if isinstance(index, PostingsIndex):
             # the look-ups are the database's: the track list is reloaded, the crowded hashes read since
             return PostingsIndex.load(self.catalog.database, self.config, index)
         last = {track_id: op for _, op, track_id in changes}  # a track's last change is what counts
         added = list(self.catalog.prints([t for t, op in last.items() if op == "add"]))
         removed = {t for t, op in last.items() if op == "remove"}
-        return index.changed(added, removed) or self._load(version)
-
-    def add(
-        self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None
-    ) -> bool:
-        return self.catalog.add(track, fingerprint, audio_sha1, cover)
-
-    def remove(self, track_id: str) -> bool:
-        return self.catalog.remove(track_id)
+        rebuilt = index.changed(added, removed)
+        if rebuilt is not None:
+            return rebuilt
+        return self._load(version) if owner == REFERENCE else self._opened(owner, version)[0]
 
     def identify(
-        self, query: str | Path | np.ndarray, limit: int = 5, max_seconds: float | None = None
-    ) -> list[Identified]:
-        """Match a file (or decoded samples) against the catalog, best first."""
+        self, query: str | Path | np.ndarray, limit: int = 5, max_seconds: float | None = None,
+        owners: Sequence[str] = (REFERENCE,),
+    ) -> list[Identified]:  # fmt: skip
+        """Match a file (or decoded samples) against these owners' collections, best first."""
         samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
-        return self._with_tracks(identify(samples, self.index, self.config, limit))
+        index, own = self.searched(owners)
+        return self._with_tracks(identify(samples, index, self.config, limit), own)
 
-    def scan(self, chunks: Iterable[np.ndarray]) -> Analysis:
-        """Every catalog segment in media of any length, given as consecutive sample
-        chunks (a decoder's stream), in bounded memory."""
+    def scan(self, chunks: Iterable[np.ndarray], owners: Sequence[str] = (REFERENCE,)) -> Analysis:
+        """Every segment of these owners' collections in media of any length, given as
+        consecutive sample chunks (a decoder's stream), in bounded memory."""
         seen = 0
 
         def counted() -> Iterator[np.ndarray]:
@@ -144,28 +167,30 @@ class Recognizer:
                 seen += len(chunk)
                 yield chunk
 
-        found = self._with_tracks(segments(counted(), self.index, self._stored_print, self.config))
+        index, own = self.searched(owners)
+        found = self._with_tracks(segments(counted(), index, self._stored_print, self.config), own)
         return Analysis(found, round(seen / self.config.sample_rate, 3))
 
     def scan_file(
-        self, path: str | Path, max_seconds: float | None = None, tap: Callable[[np.ndarray], None] | None = None
-    ) -> Analysis:
+        self, path: str | Path, max_seconds: float | None = None, tap: Callable[[np.ndarray], None] | None = None,
+        owners: Sequence[str] = (REFERENCE,),
+    ) -> Analysis:  # fmt: skip
         """`scan` of a file as it decodes; after `max_seconds` the rest is ignored. `tap`
         sees each decoded chunk too (a waveform drawn from the same single decode)."""
         limit = None if max_seconds is None else int(max_seconds * self.config.sample_rate)
         chunks = audio.head(audio.stream(path, self.config), limit)
-        return self.scan(chunks if tap is None else _tapped(chunks, tap))
+        return self.scan(chunks if tap is None else _tapped(chunks, tap), owners)
 
     def _stored_print(self, track_id: str) -> TrackPrint | None:
         stored = list(self.catalog.prints([track_id]))  # read to the end: a cursor left open holds a connection
         return stored[0] if stored else None
 
-    def _with_tracks(self, matches: list[Match]) -> list[Identified]:
+    def _with_tracks(self, matches: list[Match], own: set[str]) -> list[Identified]:
         found = []
         for match in matches:
             track = self.catalog.get(match.track_id)
             if track is not None:  # removed since the index was built
-                found.append(Identified(match, track))
+                found.append(Identified(match, track, OWN if match.track_id in own else REFERENCE_COLLECTION))
         return found
 
 

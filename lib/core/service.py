@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -25,8 +25,10 @@ from lib.errors import InvalidInput, UnsupportedMedia
 from lib.fingerprint import audio
 from lib.fingerprint.spectrogram import fast_fft
 from lib.settings import Settings
+from lib.store.catalog import REFERENCE
 from lib.store.keys import Clock, KeyStore, utc_now
 from lib.store.tasks import Music, TaskStore
+from lib.store.webhook_secrets import WebhookSecrets
 
 _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
 
@@ -41,6 +43,7 @@ class Service:
         self.limits = Limits.from_settings(settings)
         self.tasks = TaskStore(self.database, max_runs=settings.task_max_runs)
         self.keys = KeyStore(self.database, clock)
+        self.webhook_secrets = WebhookSecrets(self.database)
 
     @cached_property
     def uploads(self) -> Uploads:
@@ -49,10 +52,18 @@ class Service:
 
     @cached_property
     def webhook_secret(self) -> bytes:
-        """The configured secret, or the one generated for this store on first use."""
+        """The operator's secret: the configured one, or the one generated for this store on first use."""
         if self.settings.webhook_secret is not None:
             return self.settings.webhook_secret.get_secret_value().encode()
         return self.database.setting("webhook_secret", lambda: secrets.token_hex(32)).encode()
+
+    def signing_secrets(self, owner: str) -> list[bytes]:
+        """What `owner`'s webhooks are signed with: the operator's secret for the
+        operator's own tasks and for open mode's one tenant, else the owner's own
+        (lib/store/webhook_secrets.py)."""
+        if owner == REFERENCE or self.settings.auth == "open":
+            return [self.webhook_secret]
+        return self.webhook_secrets.signing(owner)
 
     def ping(self) -> None:
         """Raise `StoreUnavailable` unless the store (catalog, tasks and keys) answers."""
@@ -82,8 +93,8 @@ class Service:
             raise _undecodable() from None
         return chunks
 
-    def keep_music(self, incoming: Path, filename: str, source_url: str | None) -> Music:
-        """Keep a whole, decodable file (moved from `incoming`) under a new music id."""
+    def keep_music(self, incoming: Path, filename: str, source_url: str | None, owner: str) -> Music:
+        """Keep a whole, decodable file (moved from `incoming`) under a new music id, `owner`'s."""
         try:
             next(audio.stream(incoming, self.recognizer.config))
         except (audio.DecodeError, StopIteration):
@@ -91,19 +102,21 @@ class Service:
         size, sha1 = incoming.stat().st_size, sha1_of(incoming)
         music_id = uuid.uuid4().hex
         self.uploads.keep(incoming, music_id)
-        return self.tasks.add_music(music_id, filename, size, sha1, source_url)
+        return self.tasks.add_music(music_id, filename, size, sha1, source_url, owner)
 
     def analyse_file(
-        self, path: Path, max_seconds: float | None = None, tap: Callable[[np.ndarray], None] | None = None
-    ) -> Analysis:
-        """Scan the file as it decodes (memory stays bounded for media of any length), up to
-        `max_seconds` (default: `max_media_seconds`); `tap` sees the decoded samples too."""
+        self, path: Path, owners: Sequence[str], max_seconds: float | None = None,
+        tap: Callable[[np.ndarray], None] | None = None,
+    ) -> Analysis:  # fmt: skip
+        """Scan the file against these owners' collections as it decodes (memory stays
+        bounded for media of any length), up to `max_seconds` (default:
+        `max_media_seconds`); `tap` sees the decoded samples too."""
         limit = max_seconds or self.settings.max_media_seconds
-        return _checked(lambda: self.recognizer.scan_file(path, limit, tap))
+        return _checked(lambda: self.recognizer.scan_file(path, limit, tap, owners))
 
-    def analyse(self, chunks: list[np.ndarray]) -> Analysis:
-        """Scan audio already decoded (`sync_audio`)."""
-        return _checked(lambda: self.recognizer.scan(chunks))
+    def analyse(self, chunks: list[np.ndarray], owners: Sequence[str]) -> Analysis:
+        """Scan audio already decoded (`sync_audio`) against these owners' collections."""
+        return _checked(lambda: self.recognizer.scan(chunks, owners))
 
 
 def _undecodable() -> UnsupportedMedia:

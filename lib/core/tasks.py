@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lib.analysis import searched
 from lib.core.ingest import add_track
 from lib.core.service import Service
 from lib.core.webhooks import checked_callback
@@ -34,12 +35,14 @@ CHECK = "check_is_same"
 IDENTIFY = "identify_media"  # long media sent to the identify API (202 instead of waiting)
 
 
-def queue(service: Service, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None) -> Task:
-    """Queue a task on a stored music, its webhook to go to `callback_url`."""
-    if service.tasks.music(music_id) is None:
+def queue(
+    service: Service, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None, owner: str
+) -> Task:
+    """Queue `owner`'s task on a music `owner` stored, its webhook to go to `callback_url`."""
+    if service.tasks.music(music_id, owner) is None:
         raise NotFound("unknown_music", f"no music {music_id}; upload it with POST /api/v1/music")
     callback = checked_callback(callback_url, service.limits)
-    return service.tasks.enqueue(task_name, music_id, request, callback)
+    return service.tasks.enqueue(task_name, music_id, request, callback, owner)
 
 
 def run(service: Service, task: Task) -> dict[str, Any]:
@@ -58,7 +61,7 @@ def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
         "track_id": task.music_id,
     }
     try:
-        added = add_track(service.catalog, path, metadata, service.settings.max_index_seconds)
+        added = add_track(service.catalog, path, metadata, service.settings.max_index_seconds, task.owner)
     except audio.DecodeError:
         raise UnsupportedMedia("unsupported_media", "not an audio or video file that can be decoded") from None
     except ValidationError as error:
@@ -67,7 +70,7 @@ def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
 
 
 def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
-    analysis = service.analyse_file(path)
+    analysis = service.analyse_file(path, searched(task.owner, include_own=True))
     others = [f for f in analysis.found if f.track.track_id != task.music_id]  # not a match with itself
     analysis = replace(analysis, found=others)
     duplicates = strongest_per_track(qualifying(analysis, "dt"))
@@ -85,7 +88,7 @@ def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
 
 
 def _identify(service: Service, task: Task, path: Path) -> dict[str, Any]:
-    analysis = service.analyse_file(path)
+    analysis = service.analyse_file(path, searched(task.owner, task.request.get("include_own", False)))
     return long_media_result(analysis, task.request["api_type"]).model_dump(mode="json")
 
 

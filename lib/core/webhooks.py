@@ -3,8 +3,11 @@
 Every delivery is a JSON POST carrying
 
     X-Cleared-Timestamp: <unix seconds when it was signed>
-    X-Cleared-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
+    X-Cleared-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>[,v1=<...>]
     X-Cleared-Delivery:  <task id>.<attempt>
+
+signed with the task owner's secrets: one, or while a rotation overlaps, one `v1=` per
+valid secret, newest first (lib/store/webhook_secrets.py).
 
 How a receiver verifies one is in docs/index-api.md (and the OpenAPI callback).
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 from lib.core.media import Limits, check, post
 from lib.errors import ClearedError, InvalidInput
@@ -37,8 +41,9 @@ def checked_callback(url: str | None, limits: Limits) -> str | None:
     return url
 
 
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    return "v1=" + hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+def sign(secrets: Sequence[bytes], timestamp: int, body: bytes) -> str:
+    signed = str(timestamp).encode() + b"." + body
+    return ",".join("v1=" + hmac.new(secret, signed, hashlib.sha256).hexdigest() for secret in secrets)
 
 
 def backoff(attempt: int, base: float) -> float:
@@ -46,13 +51,13 @@ def backoff(attempt: int, base: float) -> float:
     return float(base * 2 ** (attempt - 1))
 
 
-def deliver(url: str, body: bytes, secret: bytes, task_id: str, attempt: int, limits: Limits) -> Delivery:
+def deliver(url: str, body: bytes, secrets: Sequence[bytes], task_id: str, attempt: int, limits: Limits) -> Delivery:
     """POST one signed delivery; the outcome, whatever happened (never raises for the receiver's faults)."""
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "X-Cleared-Timestamp": str(timestamp),
-        "X-Cleared-Signature": sign(secret, timestamp, body),
+        "X-Cleared-Signature": sign(secrets, timestamp, body),
         "X-Cleared-Delivery": f"{task_id}.{attempt}",
     }
     at, start = now_iso(), time.perf_counter()

@@ -130,4 +130,5 @@ class Workers:
         assert task.callback_url is not None
         limits = replace(self.service.limits, connect_timeout=self.service.settings.webhook_timeout)
         body = json.dumps(tasks.payload(task)).encode()
-        return webhooks.deliver(task.callback_url, body, self.service.webhook_secret, task.task_id, attempt, limits)
+        secrets = self.service.signing_secrets(task.owner)
+        return webhooks.deliver(task.callback_url, body, secrets, task.task_id, attempt, limits)

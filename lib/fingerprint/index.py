@@ -102,6 +102,11 @@ class HashIndex(Protocol):
     @property
     def track_ids(self) -> Sequence[str]: ...
 
+    @property
+    def span(self) -> int:
+        """Frames on its timeline: where its last track ends."""
+        ...
+
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
         """Every entry matching any of `hashes`; given a `cap`, the index may leave out the
         hashes with more than `cap` entries (a big catalog's crowded hashes: most of its
@@ -218,6 +223,10 @@ class Index:
     @property
     def n_entries(self) -> int:
         return len(self.frames)
+
+    @property
+    def span(self) -> int:
+        return int(self.lengths.sum())
 
     @property
     def nbytes(self) -> int:

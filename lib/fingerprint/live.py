@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from lib.fingerprint.config import EngineConfig
 from lib.fingerprint.index import Hits, Index, TrackPrint
+from lib.fingerprint.joined import Joined
 
 COMPACT_SHARE = 0.1  # delta entries, or hidden base tracks, past this share of the base: rebuild
 
@@ -71,14 +73,17 @@ class LiveIndex:
             return None
         return LiveIndex.joined(self.base, delta_prints, base_hidden)
 
+    @property
+    def span(self) -> int:
+        return self.base.span + self.delta.span
+
+    @cached_property
+    def _parts(self) -> Joined:
+        return Joined((self.base, self.delta))
+
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
         """The base's and the delta's entries of `hashes`, less those of hidden tracks."""
-        probe, frames, complete = self.base.lookup(hashes, cap)
-        if len(self.delta.track_ids):
-            more = self.delta.lookup(hashes, cap)
-            probe = np.concatenate([probe, more.probe])
-            frames = np.concatenate([frames.astype(np.int64), more.frames + self.base.lengths.sum()])
-            complete &= more.complete
+        probe, frames, complete = self._parts.lookup(hashes, cap)
         if self.hidden.any():
             shown = ~self.hidden[self.locate(frames)[0]]
             probe, frames = probe[shown], frames[shown]
@@ -86,13 +91,7 @@ class LiveIndex:
 
     def lookup_in(self, hashes: np.ndarray, tracks: np.ndarray) -> Hits:
         """Each pair asks the part (base or delta) that holds its track; hidden tracks have none."""
-        n_base = len(self.base.track_ids)
-        in_delta = tracks >= n_base
-        pairs = [np.flatnonzero(~in_delta), np.flatnonzero(in_delta)]
-        base = self.base.lookup_in(hashes[pairs[0]], tracks[pairs[0]])
-        delta = self.delta.lookup_in(hashes[pairs[1]], tracks[pairs[1]] - n_base)
-        probe = np.concatenate([pairs[0][base.probe], pairs[1][delta.probe]])
-        frames = np.concatenate([base.frames.astype(np.int64), delta.frames + self.base.lengths.sum()])
+        probe, frames, _ = self._parts.lookup_in(hashes, tracks)
         shown = ~self.hidden[tracks[probe]]
         return Hits(probe[shown], frames[shown])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gen.models import Result, Song
+from gen.models import Collection, Result, Song
 from lib.analysis import Analysis, Identified
 from lib.products.labels import major_group
 from lib.store import Track
@@ -102,6 +102,7 @@ def song(found: Identified, analysis: Analysis, is_duplicate: bool | None = None
         exclusive=t.exclusive,
         coverage=round(coverage(found, analysis), 3),
         is_duplicate=is_duplicate,
+        collection=Collection(found.collection),
     )
 
 

@@ -28,11 +28,12 @@ from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.index import TrackPrint
 from lib.store import postings
 from lib.store.connection import connect
-from lib.store.database import Connection, Database
+from lib.store.database import Connection, Database, only_owner
 from lib.store.models import Cover, Track
 
 _FIELDS = list(Track.model_fields)
 _CHANGES = "cleared:catalog-changes"
+REFERENCE = ""  # the owner of the operator's reference catalog; any other owner's tracks are its collection
 
 
 class LayoutMismatch(RuntimeError):
@@ -94,28 +95,30 @@ class Catalog:
         row = self.database.execute("SELECT COALESCE(MAX(seq), 0) FROM catalog_changes").fetchone()
         return int(row[0]) if row else 0
 
-    def changes_since(self, version: int) -> list[tuple[int, str, str]]:
-        """(number, "add" | "remove", track_id) of every change after `version`, in order."""
+    def changes_since(self, version: int, owner: str = REFERENCE) -> list[tuple[int, str, str]]:
+        """(number, "add" | "remove", track_id) of every change to `owner`'s tracks after
+        `version`, in order."""
         rows = self.database.execute(
-            "SELECT seq, op, track_id FROM catalog_changes WHERE seq > ? ORDER BY seq", (version,)
+            "SELECT seq, op, track_id FROM catalog_changes WHERE seq > ? AND owner = ? ORDER BY seq", (version, owner)
         ).rows
         return [(int(seq), op, track_id) for seq, op, track_id in rows]
 
     @staticmethod
-    def _log(db: Connection, op: str, track_id: str) -> None:
-        db.execute("INSERT INTO catalog_changes (op, track_id) VALUES (?, ?)", (op, track_id))
+    def _log(db: Connection, op: str, track_id: str, owner: str) -> None:
+        db.execute("INSERT INTO catalog_changes (op, track_id, owner) VALUES (?, ?, ?)", (op, track_id, owner))
 
     # writes ------------------------------------------------------------------
 
     def add(
-        self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None
-    ) -> bool:
-        """Store a track with its fingerprint (and its file's art); False if its id or its
-        audio is already there."""
+        self, track: Track, fingerprint: TrackPrint, audio_sha1: str | None = None, cover: Cover | None = None,
+        owner: str = REFERENCE,
+    ) -> bool:  # fmt: skip
+        """Store a track with its fingerprint (and its file's art) in `owner`'s collection;
+        False if its id, or its audio in that collection, is already there."""
         values = track.model_dump()
-        columns = [*_FIELDS, "audio_sha1", "added_at"]
+        columns = [*_FIELDS, "audio_sha1", "added_at", "owner"]
         params = [int(v) if isinstance(v, bool) else v for v in (values[f] for f in _FIELDS)]
-        params += [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds")]
+        params += [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds"), owner]
         marks = ", ".join("?" * len(columns))
         with self.database.transaction(lock=_CHANGES) as db:
             inserted = db.execute(
@@ -132,28 +135,36 @@ class Catalog:
                     fingerprint.times.astype("<u4").tobytes(),
                 ),
             )
-            if self._posts:
+            if self._posts and owner == REFERENCE:  # collections are small: indexed in memory (docs/tenancy.md)
                 postings.write(db, track.track_id, fingerprint, self.config.query_hash_cap)
             if cover is not None:
                 db.execute("INSERT INTO covers (track_id, mime, data) VALUES (?, ?, ?)", (track.track_id, *cover))
-            self._log(db, "add", track.track_id)
+            self._log(db, "add", track.track_id, owner)
         return True
 
-    def remove(self, track_id: str) -> bool:
-        """Delete a track and (by cascade) its fingerprint and art."""
+    def remove(self, track_id: str, owner: str | None = None) -> bool:
+        """Delete a track (only from `owner`'s collection, if given) and, by cascade, its
+        fingerprint and art."""
         with self.database.transaction(lock=_CHANGES) as db:
-            if self._posts:
+            where, args = only_owner(owner)
+            row = db.execute(f"SELECT owner FROM tracks WHERE track_id = ?{where}", (track_id, *args)).fetchone()
+            if row is None:
+                return False
+            if self._posts and row[0] == REFERENCE:
                 postings.delete(db, track_id)
-            removed = db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,)).rowcount > 0
-            if removed:
-                self._log(db, "remove", track_id)
-        return removed
+            db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,))
+            self._log(db, "remove", track_id, row[0])
+        return True
 
-    def update(self, track_id: str, changes: dict[str, object]) -> Track | None:
-        """Change a track's metadata (not its id or fingerprint); None if there is no such track."""
+    def update(self, track_id: str, changes: dict[str, object], owner: str | None = None) -> Track | None:
+        """Change a track's metadata (not its id or fingerprint); None if there is no such
+        track (in `owner`'s collection, if given)."""
         fields = [f for f in _FIELDS if f != "track_id"]
+        where, args = only_owner(owner)
         with self.database.transaction() as db:
-            row = db.execute(f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?", (track_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?{where}", (track_id, *args)
+            ).fetchone()
             if row is None:
                 return None
             updated = Track.model_validate({**_track(row).model_dump(), **changes, "track_id": track_id})
@@ -178,24 +189,27 @@ class Catalog:
         rows = self.database.execute(f"SELECT track_id FROM covers WHERE track_id IN ({marks})", track_ids)
         return {row[0] for row in rows}
 
-    def known_sha1s(self) -> set[str]:
-        return {row[0] for row in self.database.execute("SELECT audio_sha1 FROM tracks WHERE audio_sha1 IS NOT NULL")}
+    def known_sha1s(self, owner: str = REFERENCE) -> set[str]:
+        rows = self.database.execute(
+            "SELECT audio_sha1 FROM tracks WHERE audio_sha1 IS NOT NULL AND owner = ?", (owner,)
+        )
+        return {row[0] for row in rows}
 
-    def with_audio(self, audio_sha1: str) -> Track | None:
-        """The track whose audio file has this SHA-1, if any."""
+    def with_audio(self, audio_sha1: str, owner: str = REFERENCE) -> Track | None:
+        """The track of `owner`'s collection whose audio file has this SHA-1, if any."""
         row = self.database.execute(
-            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE audio_sha1 = ?", (audio_sha1,)
+            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE audio_sha1 = ? AND owner = ?", (audio_sha1, owner)
         ).fetchone()
         return _track(row) if row else None
 
-    def page(self, offset: int, limit: int, filters: dict[str, str]) -> tuple[list[Track], int]:
-        """Tracks in track_id order whose fields contain the given texts (any case), and the total."""
+    def page(self, offset: int, limit: int, filters: dict[str, str], owner: str = REFERENCE) -> tuple[list[Track], int]:
+        """`owner`'s tracks in track_id order whose fields contain the given texts (any case), and the total."""
         unknown = set(filters) - set(_FIELDS)
         if unknown:
             raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
         like = self.database.like
-        where = " AND ".join(f"{f} {like} ? ESCAPE '\\'" for f in filters) or "TRUE"
-        args = [f"%{_escape_like(v)}%" for v in filters.values()]
+        where = " AND ".join(["owner = ?", *(f"{f} {like} ? ESCAPE '\\'" for f in filters)])
+        args = [owner, *(f"%{_escape_like(v)}%" for v in filters.values())]
         total = self.database.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", args).rows[0][0]
         rows = self.database.execute(
             f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE {where} ORDER BY track_id LIMIT ? OFFSET ?",
@@ -203,9 +217,11 @@ class Catalog:
         )
         return [_track(row) for row in rows], int(total)
 
-    def get(self, track_id: str) -> Track | None:
+    def get(self, track_id: str, owner: str | None = None) -> Track | None:
+        """The track (only if it is in `owner`'s collection, when given)."""
+        where, args = only_owner(owner)
         row = self.database.execute(
-            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?", (track_id,)
+            f"SELECT {', '.join(_FIELDS)} FROM tracks WHERE track_id = ?{where}", (track_id, *args)
         ).fetchone()
         return _track(row) if row else None
 
@@ -217,15 +233,19 @@ class Catalog:
     def count(self) -> int:
         return int(self.database.execute("SELECT COUNT(*) FROM tracks").rows[0][0])
 
-    def prints(self, track_ids: Sequence[str] | None = None) -> Iterator[TrackPrint]:
-        """The stored fingerprints (of `track_ids`, or all), in track_id order, read a few at a time."""
-        where, params = "", list(track_ids or [])
+    def prints(self, track_ids: Sequence[str] | None = None, owner: str = REFERENCE) -> Iterator[TrackPrint]:
+        """The stored fingerprints (of `track_ids`, or all of `owner`'s collection), in
+        track_id order, read a few at a time."""
         if track_ids is not None:
             if not track_ids:
                 return
-            where = f" WHERE track_id IN ({', '.join('?' * len(params))})"
+            where, params = f"f.track_id IN ({', '.join('?' * len(track_ids))})", list(track_ids)
+        else:
+            where, params = "t.owner = ?", [owner]
         for track_id, n_frames, hashes, times in self.database.stream(
-            f"SELECT track_id, n_frames, hashes, times FROM fingerprints{where} ORDER BY track_id", params
+            "SELECT f.track_id, f.n_frames, f.hashes, f.times FROM fingerprints f JOIN tracks t USING (track_id)"
+            f" WHERE {where} ORDER BY f.track_id",
+            params,
         ):
             yield TrackPrint(track_id, np.frombuffer(hashes, "<u4"), np.frombuffer(times, "<u4"), int(n_frames))
 

@@ -54,6 +54,13 @@ class Fetched:
         return iter(self.rows)
 
 
+def only_owner(owner: str | None) -> tuple[str, tuple[str | None, str | None]]:
+    """A condition to append to a WHERE clause, and its parameters: rows of `owner`, or any
+    row when `owner` is None (the operator's command line). The cast types the parameter
+    for PostgreSQL, which cannot infer the type of a bare `? IS NULL`."""
+    return " AND (CAST(? AS TEXT) IS NULL OR owner = ?)", (owner, owner)
+
+
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached or is not this store (the readiness probe's 503)."""
 

@@ -63,6 +63,7 @@ class ApiKey:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    operator: bool = False  # manages the reference catalog (docs/tenancy.md)
 
     def public(self) -> dict[str, Any]:
         """What `keys list` and `keys create --json` show: everything but the secret."""
@@ -75,6 +76,7 @@ class ApiKey:
             "created_at": self.created_at.isoformat(),
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "operator": self.operator,
         }
 
 
@@ -82,14 +84,14 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-_COLUMNS = "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at"
+_COLUMNS = "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at, operator"
 
 
 def _key(row: tuple[Any, ...]) -> ApiKey:
-    key_id, owner, products, quota, rate, created, expires, revoked = row
+    key_id, owner, products, quota, rate, created, expires, revoked, operator = row
     return ApiKey(
         key_id, owner, json.loads(products), quota, rate, datetime.fromisoformat(created), _moment(expires),
-        _moment(revoked),
+        _moment(revoked), bool(operator),
     )  # fmt: skip
 
 
@@ -108,17 +110,19 @@ class KeyStore:
 
     def create(
         self, owner: str, products: list[str], monthly_quota: int | None, rate: str,
-        expires_at: datetime | None = None,
+        expires_at: datetime | None = None, operator: bool = False,
     ) -> tuple[str, ApiKey]:  # fmt: skip
         """A new key: (the key itself, to show once; what is stored of it)."""
+        if not owner.strip():
+            raise ValueError("a key needs an owner")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         created = self.clock()
         self.database.execute(
-            "INSERT INTO api_keys (key_id, secret_sha256, owner, products, monthly_quota, rate, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (key_id, secret_sha256, owner, products, monthly_quota, rate, created_at, expires_at,"
+            " operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key_id, _sha256(secret), owner, json.dumps(sorted(products)), monthly_quota, rate,
-                created.isoformat(), expires_at.isoformat() if expires_at else None,
+                created.isoformat(), expires_at.isoformat() if expires_at else None, int(operator),
             ),
         )  # fmt: skip
         stored = self.get(key_id)

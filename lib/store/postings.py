@@ -95,6 +95,7 @@ class PostingsIndex:
     numbers: np.ndarray  # int64 track_no of each track, ascending
     track_ids: Sequence[str]
     starts: np.ndarray  # int64 global frame where each track begins
+    span: int  # frames on the timeline
     crowded: np.ndarray  # int64 hashes listed in crowded_hashes, ascending
     crowded_seq: int  # the last row of crowded_hashes read
 
@@ -102,7 +103,10 @@ class PostingsIndex:
     def load(cls, database: Database, config: EngineConfig, previous: PostingsIndex | None = None) -> PostingsIndex:
         """The catalog's track list now; the crowded hashes read only since `previous`
         (a few million at 1,000 hours: read whole, it would be seconds per change)."""
-        rows = database.execute("SELECT track_no, track_id, n_frames FROM fingerprints ORDER BY track_no").rows
+        rows = database.execute(  # the reference catalog's: only its tracks are posted (catalog.py)
+            "SELECT f.track_no, f.track_id, f.n_frames FROM fingerprints f JOIN tracks t USING (track_id)"
+            " WHERE t.owner = '' ORDER BY f.track_no"
+        ).rows
         lengths = np.array([r[2] for r in rows], dtype=np.int64)
         numbers = np.array([r[0] for r in rows], dtype=np.int64)
         crowded, seq = (previous.crowded, previous.crowded_seq) if previous else (np.empty(0, np.int64), 0)
@@ -111,7 +115,8 @@ class PostingsIndex:
         ).rows[0]
         if last is not None:
             crowded, seq = np.union1d(crowded, np.frombuffer(packed, ">i4").astype(np.int64)), int(last)
-        return cls(database, config, numbers, [r[1] for r in rows], np.cumsum(lengths) - lengths, crowded, seq)
+        starts = np.cumsum(lengths) - lengths
+        return cls(database, config, numbers, [r[1] for r in rows], starts, int(lengths.sum()), crowded, seq)
 
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
         """Given a `cap`, the hashes listed as crowded are not asked at all, whatever the

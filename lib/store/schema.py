@@ -14,7 +14,8 @@ adopt it unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +29,9 @@ class Migration:
     version: int
     name: str
     sql: str | Mapping[str, str]  # one text, or one per dialect (absent: not for that dialect)
+    # SQLite's way to rebuild a table others refer to: with foreign keys on, dropping the
+    # old table would cascade its deletes into theirs (https://sqlite.org/lang_altertable.html)
+    foreign_keys_off: bool = False
 
     def statements(self, dialect: str) -> list[str]:
         text = self.sql if isinstance(self.sql, str) else self.sql.get(dialect, "")
@@ -35,6 +39,21 @@ class Migration:
             text = re.sub(rf"\b{generic}\b", native, text)
         return [s.strip() for s in text.split(";") if s.strip()]
 
+
+_OWNERS = """;
+    CREATE INDEX tracks_by_owner ON tracks (owner, track_id);
+    ALTER TABLE music ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE catalog_changes ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN operator INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE webhook_secrets (
+        owner TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        retires_at REAL,
+        PRIMARY KEY (owner, secret)
+    )
+"""
 
 MIGRATIONS = (
     Migration(1, "catalog, uploads, tasks, keys", """
@@ -144,7 +163,49 @@ MIGRATIONS = (
             INSERT INTO crowded_hashes (hash) SELECT hash FROM postings GROUP BY hash HAVING count(*) > 8 ORDER BY hash
         """,
     }),
+    # many customers, one store (docs/tenancy.md): each track, music, task and catalog change
+    # has an owner ('' = the operator's reference catalog); the same audio may be in several
+    # collections, once in each; operator keys; each owner's webhook signing secrets.
+    # SQLite cannot drop a column's UNIQUE: the tracks table is rebuilt (foreign keys off)
+    Migration(5, "owners and collections", {
+        "sqlite": """
+            CREATE TABLE tracks_owned (
+                track_id TEXT PRIMARY KEY,
+                title TEXT NOT NULL DEFAULT '', artist TEXT NOT NULL DEFAULT '', album TEXT NOT NULL DEFAULT '',
+                release_date TEXT NOT NULL DEFAULT '', isrc TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '',
+                song_link TEXT NOT NULL DEFAULT '', cover_url TEXT NOT NULL DEFAULT '',
+                duration REAL NOT NULL DEFAULT 0,
+                content_id INTEGER NOT NULL DEFAULT 0, exclusive INTEGER NOT NULL DEFAULT 0,
+                audio_sha1 TEXT,
+                added_at TEXT NOT NULL,
+                owner TEXT NOT NULL DEFAULT '',
+                UNIQUE (owner, audio_sha1)
+            );
+            INSERT INTO tracks_owned SELECT *, '' FROM tracks;
+            DROP TABLE tracks;
+            ALTER TABLE tracks_owned RENAME TO tracks;
+        """ + _OWNERS,
+        "postgresql": """
+            ALTER TABLE tracks ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+            ALTER TABLE tracks DROP CONSTRAINT tracks_audio_sha1_key;
+            ALTER TABLE tracks ADD CONSTRAINT tracks_owner_audio UNIQUE (owner, audio_sha1);
+        """ + _OWNERS,
+    }, foreign_keys_off=True),
 )  # fmt: skip
+
+
+@contextmanager
+def _foreign_keys_off(database: Database, off: bool) -> Iterator[None]:
+    """SQLite's foreign keys off around a migration that rebuilds a table (checked before
+    it commits, in `migrate`)."""
+    if not off or database.dialect != "sqlite":
+        yield
+        return
+    database.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+    try:
+        yield
+    finally:
+        database.execute("PRAGMA foreign_keys=ON")
 
 
 def applied(database: Database) -> list[int]:
@@ -164,11 +225,18 @@ def migrate(database: Database) -> list[Migration]:
     """Apply the pending migrations, each in its own transaction; returns those applied."""
     ran = []
     for migration in pending(database):
-        with database.transaction(lock="cleared:migrations") as db:
+        with (
+            _foreign_keys_off(database, migration.foreign_keys_off),
+            database.transaction(lock="cleared:migrations") as db,
+        ):
             if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)).fetchone():
                 continue  # another instance applied it while this one waited for the lock
             for statement in migration.statements(database.dialect):
                 db.execute(statement)
+            if migration.foreign_keys_off and database.dialect == "sqlite":
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration {migration.version} left rows without their parent: {broken[:3]}")
             db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, datetime.now(UTC).isoformat(timespec="seconds")),

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.store.connection import connect
-from lib.store.database import Connection, Database
+from lib.store.database import Connection, Database, only_owner
 
 
 def now_iso() -> str:
@@ -43,6 +43,7 @@ class Music:
     sha1: str
     source_url: str | None
     created_at: str
+    owner: str = ""  # whose upload ('': the operator's)
 
 
 @dataclass(frozen=True)
@@ -69,20 +70,23 @@ class Task:
     started_at: str | None
     completed_at: str | None
     webhook: str  # none | pending | delivered | failed
+    owner: str = ""  # whose task ('': the operator's): its music's owner, its webhook's signer
 
 
 _TASK_COLUMNS = (
     "task_id, task_name, music_id, request, callback_url, status, result, error, runs,"
-    " created_at, started_at, completed_at, webhook"
+    " created_at, started_at, completed_at, webhook, owner"
 )
+_MUSIC_COLUMNS = "music_id, filename, bytes, sha1, source_url, created_at, owner"
 
 
 def _task(row: tuple[Any, ...]) -> Task:
-    (task_id, name, music_id, request, callback, status, result, error, runs, created, started, completed, hook) = row
+    (task_id, name, music_id, request, callback, status, result, error, runs, created, started, completed, hook,
+     owner) = row  # fmt: skip
     return Task(
         task_id, name, music_id, json.loads(request), callback, status,
         json.loads(result) if result else None, json.loads(error) if error else None,
-        runs, created, started, completed, hook,
+        runs, created, started, completed, hook, owner,
     )  # fmt: skip
 
 
@@ -93,37 +97,44 @@ class TaskStore:
 
     # music -----------------------------------------------------------------
 
-    def add_music(self, music_id: str, filename: str, size: int, sha1: str, source_url: str | None) -> Music:
-        music = Music(music_id, filename, size, sha1, source_url, now_iso())
+    def add_music(
+        self, music_id: str, filename: str, size: int, sha1: str, source_url: str | None, owner: str = ""
+    ) -> Music:
+        music = Music(music_id, filename, size, sha1, source_url, now_iso(), owner)
         self.database.execute(
-            "INSERT INTO music (music_id, filename, bytes, sha1, source_url, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (music.music_id, music.filename, music.bytes, music.sha1, music.source_url, music.created_at),
+            f"INSERT INTO music ({_MUSIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (music.music_id, music.filename, music.bytes, music.sha1, music.source_url, music.created_at, owner),
         )
         return music
 
-    def music(self, music_id: str) -> Music | None:
-        row = self.database.execute(
-            "SELECT music_id, filename, bytes, sha1, source_url, created_at FROM music WHERE music_id = ?",
-            (music_id,),
-        ).fetchone()
-        return Music(*row) if row else None
+    def music(self, music_id: str, owner: str | None = None) -> Music | None:
+        """The music (only if `owner` uploaded it, when given)."""
+        where, args = only_owner(owner)
+        row = self.database.execute(f"SELECT {_MUSIC_COLUMNS} FROM music WHERE music_id = ?{where}", (music_id, *args))
+        found = row.fetchone()
+        return Music(*found) if found else None
 
     # tasks -----------------------------------------------------------------
 
-    def enqueue(self, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None) -> Task:
+    def enqueue(
+        self, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None, owner: str = ""
+    ) -> Task:
         task_id = uuid.uuid4().hex
         self.database.execute(
-            "INSERT INTO tasks (task_id, task_name, music_id, request, callback_url, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-            (task_id, task_name, music_id, json.dumps(request), callback_url, now_iso()),
+            "INSERT INTO tasks (task_id, task_name, music_id, request, callback_url, status, created_at, owner)"
+            " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+            (task_id, task_name, music_id, json.dumps(request), callback_url, now_iso(), owner),
         )
         task = self.get(task_id)
         assert task is not None
         return task
 
-    def get(self, task_id: str) -> Task | None:
-        row = self.database.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
-        return _task(row) if row else None
+    def get(self, task_id: str, owner: str | None = None) -> Task | None:
+        """The task (only if it is `owner`'s, when given)."""
+        where, args = only_owner(owner)
+        row = self.database.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?{where}", (task_id, *args))
+        found = row.fetchone()
+        return _task(found) if found else None
 
     def claim(self, lease: float) -> Task | None:
         """Take the oldest queued task, or a running one whose worker stopped renewing its lease."""

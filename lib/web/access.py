@@ -33,11 +33,13 @@ from flask_limiter.errors import RateLimitExceeded
 
 from lib.products import API_TYPES, FINGERPRINT, PRODUCTS
 from lib.settings import Settings
+from lib.store.catalog import REFERENCE
 from lib.store.keys import ApiKey, KeyStore, Verdict, month_of, next_month
 from lib.web.errors import ApiError, error_response
 from lib.web.params import params
 
 View = TypeVar("View", bound=Callable[..., object])
+OPEN = "open"  # the one owner of open mode (CLEARED_AUTH=open)
 
 
 def public(view: View) -> View:
@@ -71,11 +73,24 @@ def _marked(name: str) -> bool:
 @dataclass(frozen=True)
 class Caller:
     id: str  # usage and rate-limit identity: a key id, "marketplace:<user>", "address:<ip>" or "demo:<ip>"
-    owner: str
+    owner: str  # the tenant: a key's owner, a marketplace user, "open" in open mode
     products: frozenset[str]
     monthly_quota: int | None
     rate: str
     refusal: ApiError | None = None  # why the call must be refused with a 401, if it must
+    operator: bool = False  # an operator key: manages the reference catalog
+
+    @property
+    def collection(self) -> str:
+        """Whose music this caller registers and sees: its owner's collection, or for an
+        operator the reference catalog (docs/tenancy.md)."""
+        return REFERENCE if self.operator else self.owner
+
+
+def caller() -> Caller:
+    """This request's caller (the views' way to learn whose data they serve)."""
+    access: Access = current_app.extensions["cleared_access"]
+    return access.caller()
 
 
 _WHY = {
@@ -110,9 +125,11 @@ class Access:
         return found
 
     def _anonymous(self, refusal: ApiError | None) -> Caller:
+        """Open mode's caller (`refusal` None: owner "open", every product), or one refused."""
         products = frozenset(PRODUCTS if refusal is None else ())
         address = f"address:{request.remote_addr}"
-        return Caller(address, "anonymous", products, None, self.settings.anonymous_rate, refusal)
+        owner = OPEN if refusal is None else "anonymous"
+        return Caller(address, owner, products, None, self.settings.anonymous_rate, refusal)
 
     def _identify(self) -> Caller:
         settings = self.settings
@@ -136,7 +153,9 @@ class Access:
         key = self.keys.verify(presented)
         if not isinstance(key, ApiKey):
             return self._anonymous(_unauthorized(key, _WHY[key]))
-        return Caller(key.key_id, key.owner, frozenset(key.products), key.monthly_quota, key.rate)
+        return Caller(
+            key.key_id, key.owner, frozenset(key.products), key.monthly_quota, key.rate, operator=key.operator
+        )
 
     def admit(self) -> None:
         if _marked("public"):

@@ -8,13 +8,13 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from gen.models import CallbackUrl, IdentifyRequest, IdentifyResponse, Result, Status
+from gen.models import IdentifyRequest, IdentifyResponse, Result, Status, UploadOptions
 from lib.core import identify as use_case
 from lib.core.webhooks import checked_callback
 from lib.products import checked
 from lib.store.tasks import Task
 from lib.web import request_log
-from lib.web.access import metered
+from lib.web.access import caller, metered
 from lib.web.context import accepted, current
 from lib.web.params import params, validated
 
@@ -27,17 +27,20 @@ def _from_url(req: IdentifyRequest) -> Response:
     service = current()
     callback = checked_callback(str(req.callbackUrl.root) if req.callbackUrl else None, service.limits)
     with use_case.received(service, url=str(req.url.root)) as media:
-        return _render(use_case.identify(service, api_type, media, callback))
+        return _render(
+            use_case.identify(service, api_type, media, callback, caller().collection, bool(req.include_own))
+        )
 
 
 def _from_upload(api_type: str, upload: FileStorage) -> Response:
     request_log.note(api_type=api_type)
     service = current()
-    given = params().get("callbackUrl")
-    callback = checked_callback(str(validated(CallbackUrl, given).root) if given else None, service.limits)
+    options = validated(UploadOptions, params())
+    callback = checked_callback(str(options.callbackUrl.root) if options.callbackUrl else None, service.limits)
     filename = secure_filename(upload.filename or "") or "upload"
     with use_case.received(service, save=upload.save, filename=filename) as media:
-        return _render(use_case.identify(service, api_type, media, callback))
+        owner, include_own = caller().collection, bool(options.include_own)
+        return _render(use_case.identify(service, api_type, media, callback, owner, include_own))
 
 
 def _render(answer: Result | Task) -> Response:

@@ -3,6 +3,11 @@ background, poll tasks, manage catalog tracks. openapi.yaml is the contract.
 
 Views validate with the generated models, queue work in the task store and wake this
 process's workers (lib/core/worker.py); they never fingerprint inside a request.
+
+Everything here is the caller's own (docs/tenancy.md): music, tasks and tracks are read
+and changed only in the caller's collection (an operator key's is the reference
+catalog, or any owner's it names with `owner=`), and what is another's answers 404, the
+same as what does not exist.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from gen.models import AddRequest, CheckRequest, MusicUrlRequest, TrackMetadata
 from lib.core import identify as use_case
 from lib.core import tasks
 from lib.errors import InvalidInput, NotFound
-from lib.web.access import metered
+from lib.web.access import caller, metered
 from lib.web.context import accepted, current
+from lib.web.errors import ApiError
 from lib.web.params import params, validated
 
 index_api = Blueprint("index_api", __name__, url_prefix="/api/v1")
@@ -36,7 +42,7 @@ def upload_music() -> tuple[Response, int]:
     else:
         receiving = use_case.received(service, url=str(validated(MusicUrlRequest, params()).url.root))
     with receiving as media:
-        music = service.keep_music(media.path, media.filename, media.source_url)
+        music = service.keep_music(media.path, media.filename, media.source_url, caller().collection)
     body = {
         "musicId": music.music_id,
         "filename": music.filename,
@@ -48,7 +54,7 @@ def upload_music() -> tuple[Response, int]:
 
 
 def _queue(task_name: str, music_id: str, request_body: dict[str, Any], callback_url: str | None) -> Response:
-    return accepted(tasks.queue(current(), task_name, music_id, request_body, callback_url))
+    return accepted(tasks.queue(current(), task_name, music_id, request_body, callback_url, caller().collection))
 
 
 @index_api.post("/fingerprint/add")
@@ -70,7 +76,7 @@ def check() -> Response:
 @index_api.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     store = current().tasks
-    task = store.get(task_id)
+    task = store.get(task_id, caller().collection)
     if task is None:
         raise NotFound("unknown_task", f"no task {task_id}")
     webhook = {"state": task.webhook, "deliveries": [asdict(d) for d in store.deliveries(task_id)]}
@@ -81,8 +87,18 @@ def get_task(task_id: str) -> Response:
 def list_tracks() -> Response:
     offset, limit = _int_arg("offset", 0, 0, 10**9), _int_arg("limit", 50, 1, 500)
     filters = {name: request.args[name] for name in _FILTERS if request.args.get(name)}
-    found, total = current().catalog.page(offset, limit, filters)
+    found, total = current().catalog.page(offset, limit, filters, _collection())
     return jsonify(tracks=[t.model_dump() for t in found], total=total, offset=offset, limit=limit)
+
+
+def _collection() -> str:
+    """The collection a tracks call acts on: the caller's, or the one an operator names."""
+    named = request.args.get("owner")
+    if named is None:
+        return caller().collection
+    if not caller().operator:
+        raise ApiError(403, "operator_only", "only an operator key can name an owner; leave `owner` out")
+    return named
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -101,7 +117,7 @@ def _no_track(track_id: str) -> NotFound:
 
 @index_api.get("/tracks/<track_id>")
 def get_track(track_id: str) -> Response:
-    track = current().catalog.get(track_id)
+    track = current().catalog.get(track_id, _collection())
     if track is None:
         raise _no_track(track_id)
     return jsonify(track.model_dump())
@@ -110,7 +126,7 @@ def get_track(track_id: str) -> Response:
 @index_api.patch("/tracks/<track_id>")
 def update_track(track_id: str) -> Response:
     changes = validated(TrackMetadata, params()).model_dump(exclude_none=True)
-    updated = current().catalog.update(track_id, changes)
+    updated = current().catalog.update(track_id, changes, _collection())
     if updated is None:
         raise _no_track(track_id)
     return jsonify(updated.model_dump())
@@ -118,6 +134,6 @@ def update_track(track_id: str) -> Response:
 
 @index_api.delete("/tracks/<track_id>")
 def delete_track(track_id: str) -> tuple[str, int]:
-    if not current().recognizer.remove(track_id):
+    if not current().catalog.remove(track_id, _collection()):
         raise _no_track(track_id)
     return "", 204
