@@ -312,3 +312,41 @@ def test_database_lookups_answer_as_the_memory_index_does(catalog_store: str, so
         in_database = Recognizer(catalog, lookups="database").identify(song_at_engine_rate)
     assert [i.track.track_id for i in in_memory] == ["DEMO03"]
     assert in_database == in_memory
+
+
+def test_a_store_from_before_owners_becomes_the_reference_catalog(
+    empty_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 5 (docs/tenancy.md): what was stored stays, as the operator's, and its
+    rows keep their fingerprints and art through SQLite's rebuild of the tracks table."""
+    database = connect(empty_store, migrate=False)
+    try:
+        monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:4])
+        schema.migrate(database)
+        fp = _print("old")
+        database.execute(
+            "INSERT INTO tracks (track_id, title, audio_sha1, added_at) VALUES ('old', 'Old', 'sha-old', 'x')"
+        )
+        database.execute(
+            "INSERT INTO fingerprints (track_id, n_frames, hashes, times) VALUES ('old', 100, ?, ?)",
+            (fp.hashes.astype("<u4").tobytes(), fp.times.astype("<u4").tobytes()),
+        )
+        database.execute("INSERT INTO covers (track_id, mime, data) VALUES ('old', 'image/png', ?)", (b"png",))
+        database.execute(
+            "INSERT INTO api_keys (key_id, secret_sha256, owner, products, rate, created_at)"
+            " VALUES ('k1', 'h', 'acme', '[]', '1/second', 'x')"
+        )
+        monkeypatch.undo()
+        assert [m.version for m in schema.migrate(database)] == [5]
+    finally:
+        database.close()
+    with Catalog(empty_store) as catalog:
+        assert catalog.get("old", owner="") is not None and catalog.get("old", owner="acme") is None
+        assert [t.track_id for t in catalog.page(0, 10, {})[0]] == ["old"]
+        (stored,) = catalog.prints(owner="")
+        assert np.array_equal(stored.hashes, fp.hashes) and catalog.cover("old") is not None
+        # the same audio may now be in a customer's collection too, still once per collection
+        assert catalog.add(Track(track_id="mine"), _print("mine"), "sha-old", owner="acme")
+        assert not catalog.add(Track(track_id="again"), _print("again"), "sha-old")
+        assert catalog.remove("old") and catalog.cover("old") is None  # the cascade survived the rebuild
+        assert catalog.database.execute("SELECT operator FROM api_keys").rows == [(0,)]
