@@ -110,18 +110,66 @@ class Song(BaseModel):
     """
 
 
+class ScanStatus(StrEnum):
+    """
+    `incomplete`: less than the whole media was heard (`reason` says why); nothing is
+    cleared on what was not heard.
+
+    """
+
+    complete = "complete"
+    incomplete = "incomplete"
+
+
+class Code(StrEnum):
+    """
+    time_limit: longer than the analysis limit; decode_error: the rest could not be decoded
+    """
+
+    time_limit = "time_limit"
+    decode_error = "decode_error"
+
+
+class Incomplete(BaseModel):
+    """
+    why the media was not heard to its end (null when it was)
+    """
+
+    code: Code
+    """
+    time_limit: longer than the analysis limit; decode_error: the rest could not be decoded
+    """
+    message: Annotated[
+        str, Field(examples=["only 14400 s of 16200 s were analysed (the limit per media): not cleared"])
+    ]
+
+
 class Result(BaseModel):
     songs: list[Song]
     """
     Strongest first; for mlsi, every occurrence in media order. Empty when nothing matched.
     """
-    media_seconds: float
+    analysed_seconds: float
     """
-    seconds of media analysed
+    seconds of the media that were heard (fingerprinted and matched)
+    """
+    media_seconds: float | None
+    """
+    the media's duration: when `status` is complete, all of it was heard (the same as
+    `analysed_seconds`); when incomplete, what the file states, or null when it does not
+
+    """
+    status: ScanStatus
+    reason: Incomplete | None
+    cleared: bool
+    """
+    the product has nothing to report (dt: not a duplicate) and the whole media was
+    heard; an incomplete scan is never cleared
+
     """
     is_duplicate: bool | None
     """
-    dt only: a song covers most of the media
+    dt only: a song covers most of the media (of all of it, not only of what was heard)
     """
     matched_track: str | None
     """
@@ -237,7 +285,18 @@ class CheckResult(BaseModel):
     "artist - title" of that track
     """
     score: Annotated[float | None, Field(ge=0.0, le=100.0)]
-    media_seconds: float
+    analysed_seconds: float
+    """
+    seconds of the media that were heard (fingerprinted and matched)
+    """
+    media_seconds: float | None
+    """
+    the media's duration: when `status` is complete, all of it was heard (the same as
+    `analysed_seconds`); when incomplete, what the file states, or null when it does not
+
+    """
+    status: ScanStatus
+    reason: Incomplete | None
     segments: list[Song]
     """
     every catalog track heard in the music, strongest first, duplicates or not
@@ -248,7 +307,7 @@ class Verdict(BaseModel):
     api_type: ApiType
     cleared: bool
     """
-    the product found nothing to report (dt: not a duplicate)
+    the product found nothing to report (dt: not a duplicate) in the whole media
     """
     songs: Annotated[int, Field(ge=0)]
     """
@@ -257,14 +316,25 @@ class Verdict(BaseModel):
 
 
 class MediaSummary(BaseModel):
-    media_seconds: float
+    analysed_seconds: float
+    """
+    seconds of the media that were heard (fingerprinted and matched)
+    """
+    media_seconds: float | None
+    """
+    the media's duration: when `status` is complete, all of it was heard (the same as
+    `analysed_seconds`); when incomplete, what the file states, or null when it does not
+
+    """
+    status: ScanStatus
+    reason: Incomplete | None
     matched_seconds: float
     """
     seconds in which some catalog song plays (overlaps once)
     """
     music_share: Annotated[float, Field(ge=0.0, le=1.0)]
     """
-    matched_seconds / media_seconds
+    matched_seconds / analysed_seconds
     """
     verdicts: list[Verdict]
     """

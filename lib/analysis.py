@@ -27,8 +27,29 @@ class Identified:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """Why less than the whole media was heard: a `code` for programs ("time_limit",
+    "decode_error"), a message for people."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Analysis:
-    """The catalog segments heard in one media, in media order."""
+    """The catalog segments heard in one media, in media order, and how much was heard."""
 
     found: list[Identified]
-    seconds: float  # of media analysed
+    seconds: float  # of media analysed (heard)
+    cut: Cut | None = None  # None: the whole media was heard
+    stated_seconds: float | None = None  # the duration the file states, when it was cut and states one
+
+    @property
+    def complete(self) -> bool:
+        return self.cut is None
+
+    @property
+    def media_seconds(self) -> float | None:
+        """The whole media's duration: what was heard when that was all of it, else what
+        the file states (None when it does not)."""
+        return self.seconds if self.cut is None else self.stated_seconds

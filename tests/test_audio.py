@@ -97,10 +97,10 @@ def test_empty_packet_midway_does_not_end_the_stream(tmp_path: Path, vorbis: Pat
     used to reach FFmpeg as end-of-stream, and the next packet failed with EINVAL."""
     path = tmp_path / "empty_packet.ogg"
     path.write_bytes(with_empty_packet(vorbis.read_bytes(), at=20))
-    warnings: list[str] = []
-    decoded = audio.load(path, warnings=warnings)
+    report = audio.Report()
+    decoded = audio.load(path, report=report)
     clean = audio.load(vorbis)
-    assert warnings == []
+    assert report.warnings == [] and report.lost_after is None
     assert len(decoded) == len(clean)
     assert np.max(np.abs(decoded - clean)) < 1e-4
 
@@ -113,24 +113,26 @@ def test_failure_midway_continues_with_the_fallback(tmp_path: Path, vorbis: Path
     path.write_bytes(with_bad_packet(vorbis.read_bytes(), at=20))
     with pytest.raises(av.FFmpegError):
         list(audio._decode_ffmpeg(path, DEFAULT.sample_rate))
-    warnings: list[str] = []
-    decoded = audio.load(path, warnings=warnings)
+    report = audio.Report()
+    decoded = audio.load(path, report=report)
     whole = np.concatenate(list(audio._decode_soundfile(path, DEFAULT.sample_rate)))
     assert len(decoded) == len(whole) == pytest.approx(20.0 * DEFAULT.sample_rate, abs=DEFAULT.sample_rate * 0.05)
     assert np.max(np.abs(decoded - whole)) < 1e-3  # no jump where the decoders hand over
-    assert len(warnings) == 1 and "libsndfile read the rest" in warnings[0]
+    assert len(report.warnings) == 1 and "libsndfile read the rest" in report.warnings[0]
+    assert report.lost_after is None
 
 
 def test_failure_midway_without_a_fallback_keeps_what_decoded(tmp_path: Path, vorbis: Path) -> None:
     """When no decoder gets past the break, the audio before it is the answer, with a warning."""
     path = tmp_path / "bad_packet.mka"
     remuxed_with_bad_packet(vorbis, path, at=400)
-    warnings: list[str] = []
-    decoded = audio.load(path, warnings=warnings)
+    report = audio.Report()
+    decoded = audio.load(path, report=report)
     clean = audio.load(vorbis)
     assert 2.0 * DEFAULT.sample_rate < len(decoded) < len(clean) - 2.0 * DEFAULT.sample_rate
     assert _similarity(decoded, clean[: len(decoded)]) > 0.99
-    assert len(warnings) == 1 and "the rest is lost" in warnings[0]
+    assert len(report.warnings) == 1 and "the rest is lost" in report.warnings[0]
+    assert report.lost_after == pytest.approx(len(decoded) / DEFAULT.sample_rate, abs=0.01)
 
 
 def test_fallback_reads_what_ffmpeg_rejects(tmp_path: Path, source: np.ndarray) -> None:

@@ -36,6 +36,7 @@ def served(catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     key, _ = KeyStore(db).create("browser-test", ["dn"], None, "100/minute", None)
     env = {"CLEARED_DB": str(db), "CLEARED_STORAGE": str(folder / "up"), "CLEARED_AUTH": "keys"}
     env |= {"CLEARED_DEMO_MAX_UPLOAD_BYTES": str(3 * 2**20), "CLEARED_LOG_FORMAT": "json"}
+    env |= {"CLEARED_DEMO_MAX_SECONDS": "30"}  # long.flac plays 40 s
     with server(env) as (url, _):
         yield url, key
 
@@ -67,6 +68,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     parts = [demo_song(2, 24.0)[4 * RATE : 14 * RATE], song(31337, 6.0), demo_song(3, 24.0)[2 * RATE : 12 * RATE]]
     soundfile.write(folder / "mix.flac", np.concatenate(parts).astype(np.float32), RATE)
     soundfile.write(folder / "original.flac", song(4711, 12.0), RATE)
+    soundfile.write(folder / "long.flac", song(4712, 40.0), RATE)
     (folder / "notes.mp3").write_text("this is not audio")
     (folder / "huge.wav").write_bytes(bytes(4 * 2**20))
     return {path.stem: path for path in folder.iterdir()}
@@ -145,6 +147,14 @@ def test_music_not_in_the_catalog_is_cleared(page: Page, files: dict[str, Path])
     expect(page.locator(".song")).to_have_count(0)
     expect(page.locator(".region")).to_have_count(0)
     assert "curl -X POST" in page.inner_text("#curl") and "/v1/identify/ml" in page.inner_text("#curl")
+
+
+def test_a_scan_cut_short_is_not_called_cleared(page: Page, files: dict[str, Path]) -> None:
+    check(page, files["long"], "ml")
+    expect(page.locator("#verdict-title")).to_have_text("No match in what we heard — not cleared", timeout=30_000)
+    expect(page.locator("#verdict")).to_have_class("verdict partial")
+    expect(page.locator("#verdict-detail")).to_contain_text("Only 0:30 of 0:40 were analysed")
+    expect(page.locator("#verdict-detail")).to_contain_text("not a clearance")
 
 
 @pytest.mark.parametrize(

@@ -146,10 +146,12 @@ def new_track(
     """Decode a file and make its catalog track (metadata + duration), reference
     fingerprint and cover. Raises `audio.DecodeError`, or pydantic's `ValidationError`
     for bad metadata."""
-    warnings: list[str] = []
-    samples = audio.load(path, config, max_seconds, warnings)
+    report = audio.Report()
+    samples = audio.load(path, config, max_seconds, report)
     track = Track.model_validate({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
-    return NewTrack(track, reference_print(track.track_id, samples, config), sha1, embedded_art(path), tuple(warnings))
+    return NewTrack(
+        track, reference_print(track.track_id, samples, config), sha1, embedded_art(path), tuple(report.warnings)
+    )
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from lib.analysis import OWN, REFERENCE_COLLECTION, Analysis, Identified
+from lib.analysis import OWN, REFERENCE_COLLECTION, Analysis, Cut, Identified
 from lib.fingerprint import audio
 from lib.fingerprint.allocator import keep_freed_memory
 from lib.fingerprint.config import DEFAULT, EngineConfig
@@ -178,8 +179,10 @@ class Recognizer:
         """`scan` of a file as it decodes; after `max_seconds` the rest is ignored. `tap`
         sees each decoded chunk too (a waveform drawn from the same single decode)."""
         limit = None if max_seconds is None else int(max_seconds * self.config.sample_rate)
-        chunks = audio.head(audio.stream(path, self.config), limit)
-        return self.scan(chunks if tap is None else _tapped(chunks, tap), owners)
+        report = audio.Report()
+        chunks = audio.Limited(audio.stream(path, self.config, report), limit)
+        analysis = self.scan(chunks if tap is None else _tapped(chunks, tap), owners)
+        return with_gaps(analysis, path, report, max_seconds if chunks.cut else None)
 
     def _stored_print(self, track_id: str) -> TrackPrint | None:
         stored = list(self.catalog.prints([track_id]))  # read to the end: a cursor left open holds a connection
@@ -192,6 +195,21 @@ class Recognizer:
             if track is not None:  # removed since the index was built
                 found.append(Identified(match, track, OWN if match.track_id in own else REFERENCE_COLLECTION))
         return found
+
+
+def with_gaps(analysis: Analysis, path: str | Path, report: audio.Report, limit: float | None) -> Analysis:
+    """`analysis` of the file at `path`, saying what of it was not heard: past the `limit`
+    (seconds; None: it was not reached), or past where decoding failed (the `report`).
+    An answer must not clear what it never heard (lib/products/rules.py)."""
+    if limit is None and report.lost_after is None:
+        return analysis
+    stated = audio.duration(path)
+    heard = f"only {analysis.seconds:.0f} s{f' of {stated:.0f} s' if stated else ''} were analysed"
+    if limit is not None:
+        cut = Cut("time_limit", f"{heard} (the limit per media is {limit:g} s): not cleared")
+    else:
+        cut = Cut("decode_error", f"{heard}: the rest could not be decoded; not cleared")
+    return replace(analysis, cut=cut, stated_seconds=stated)
 
 
 def _tapped(chunks: Iterable[np.ndarray], tap: Callable[[np.ndarray], None]) -> Iterator[np.ndarray]:

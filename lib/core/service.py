@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 from lib.analysis import Analysis
 from lib.core.ingest import sha1_of
 from lib.core.media import Limits
-from lib.core.recognizer import Recognizer
+from lib.core.recognizer import Recognizer, with_gaps
 from lib.core.uploads import Uploads, uploads_for
 from lib.errors import InvalidInput, UnsupportedMedia
 from lib.fingerprint import audio
@@ -31,6 +32,15 @@ from lib.store.tasks import Music, TaskStore
 from lib.store.webhook_secrets import WebhookSecrets
 
 _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out anything
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A short media decoded whole, and what decoding it had to work around."""
+
+    path: Path
+    chunks: list[np.ndarray]
+    report: audio.Report
 
 
 class Service:
@@ -72,7 +82,7 @@ class Service:
     def close(self) -> None:
         self.database.close()
 
-    def sync_audio(self, path: Path) -> list[np.ndarray] | None:
+    def sync_audio(self, path: Path) -> Decoded | None:
         """The decoded audio when it plays no longer than `sync_media_seconds`, else None.
 
         One decode both decides between answering now and queueing a task and feeds the
@@ -81,17 +91,17 @@ class Service:
         engine's 8 kHz (2 MB for 60 s); container durations are not trusted.
         """
         limit = int(self.settings.sync_media_seconds * self.recognizer.config.sample_rate)
-        chunks: list[np.ndarray] = []
+        decoded = Decoded(path, [], audio.Report())
         held = 0
         try:
-            for chunk in audio.stream(path, self.recognizer.config):
+            for chunk in audio.stream(path, self.recognizer.config, decoded.report):
                 held += len(chunk)
                 if held > limit:
                     return None
-                chunks.append(chunk)
+                decoded.chunks.append(chunk)
         except audio.DecodeError:
             raise _undecodable() from None
-        return chunks
+        return decoded
 
     def keep_music(self, incoming: Path, filename: str, source_url: str | None, owner: str) -> Music:
         """Keep a whole, decodable file (moved from `incoming`) under a new music id, `owner`'s."""
@@ -114,9 +124,11 @@ class Service:
         limit = max_seconds or self.settings.max_media_seconds
         return _checked(lambda: self.recognizer.scan_file(path, limit, tap, owners))
 
-    def analyse(self, chunks: list[np.ndarray], owners: Sequence[str]) -> Analysis:
+    def analyse(self, decoded: Decoded, owners: Sequence[str]) -> Analysis:
         """Scan audio already decoded (`sync_audio`) against these owners' collections."""
-        return _checked(lambda: self.recognizer.scan(chunks, owners))
+        return _checked(
+            lambda: with_gaps(self.recognizer.scan(decoded.chunks, owners), decoded.path, decoded.report, None)
+        )
 
 
 def _undecodable() -> UnsupportedMedia:

@@ -26,7 +26,7 @@ from lib.core.webhooks import checked_callback
 from lib.errors import Gone, InvalidInput, NotFound, UnsupportedMedia
 from lib.fingerprint import audio
 from lib.products.long_media import long_media_result
-from lib.products.rules import qualifying, song, strongest_per_track
+from lib.products.rules import heard, qualifying, song, strongest_per_track
 from lib.store import Track
 from lib.store.tasks import Task
 
@@ -75,14 +75,14 @@ def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
     analysis = replace(analysis, found=others)
     duplicates = strongest_per_track(qualifying(analysis, "dt"))
     best = duplicates[0].track if duplicates else None
-    heard = strongest_per_track(qualifying(analysis, "dn"))
-    segments = [song(f, analysis, is_duplicate=f in duplicates) for f in heard]
+    found = strongest_per_track(qualifying(analysis, "dn"))
+    segments = [song(f, analysis, is_duplicate=f in duplicates) for f in found]
     return {
         "is_duplicate": best is not None,
         "matched_music_id": best.track_id if best else None,
         "matched_musicname": _name(best) if best else None,
         "score": duplicates[0].match.score if duplicates else None,
-        "media_seconds": analysis.seconds,
+        **heard(analysis),
         "segments": [s.model_dump(mode="json") for s in segments],
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -32,6 +33,31 @@ _SNDFILE_MAGIC = (b"OggS", b"fLaC", b"RIFF", b"RIFX", b"RF64", b"FORM", b"MATLAB
 
 class DecodeError(ValueError):
     """The file holds no audio that either decoder can read."""
+
+
+@dataclass
+class Report:
+    """What decoding a file had to work around, for the caller to pass on: a line per
+    event for people, and where the audio ended early when the rest of the file could not
+    be decoded at all (an answer must not claim the part it never heard)."""
+
+    warnings: list[str] = field(default_factory=list)
+    lost_after: float | None = None  # seconds decoded before the rest was lost
+
+
+def duration(path: str | Path) -> float | None:
+    """The media's duration as its container states it, when it does: what an answer
+    reports as the whole when it analysed less (never used to decide anything)."""
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return round(container.duration / av.time_base, 3)
+            stream = container.streams.audio[0] if container.streams.audio else None
+            if stream is not None and stream.duration is not None and stream.time_base is not None:
+                return round(float(stream.duration * stream.time_base), 3)
+    except (av.FFmpegError, OSError):
+        pass
+    return None
 
 
 def _frames_to_chunks(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[Chunk]:
@@ -123,7 +149,7 @@ def _decode_soundfile(path: Path, rate: int) -> Iterator[Chunk]:
     yield from _frames_to_chunks(_soundfile_frames(path), rate)
 
 
-def stream(path: str | Path, config: EngineConfig = DEFAULT, warnings: list[str] | None = None) -> Iterator[Chunk]:
+def stream(path: str | Path, config: EngineConfig = DEFAULT, report: Report | None = None) -> Iterator[Chunk]:
     """Yield the decoded audio in chunks, never holding the whole file at its own rate.
 
     When FFmpeg fails, libsndfile is tried (on the containers it reads). A failure
@@ -131,8 +157,8 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT, warnings: list[str]
     before their end in FFmpeg and decode fully in libvorbis. The fallback then
     continues where FFmpeg stopped (both go through the same resampler, so the sample
     streams line up), and when neither gets further the audio decoded so far is what
-    the file gives. Either way a line goes to `warnings` (and the log): the caller may
-    have heard less than the whole file.
+    the file gives. Either way a line goes to the `report` (and the log), and when the
+    rest is lost, where the audio ended.
     """
     path = Path(path)
     produced = 0
@@ -167,32 +193,43 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT, warnings: list[str]
     else:
         message = f"{path.name}: FFmpeg stopped at {produced / rate:.1f} s ({ffmpeg_error}); libsndfile read the rest"
     _log.warning(message)
-    if warnings is not None:
-        warnings.append(message)
+    if report is not None:
+        report.warnings.append(message)
+        if lost:
+            report.lost_after = round(decoded / rate, 3)
 
 
-def head(chunks: Iterable[Chunk], max_samples: int | None) -> Iterator[Chunk]:
-    """The chunks, cut after `max_samples` samples in all (None: all of them)."""
-    left = max_samples
-    for chunk in chunks:
-        if left is not None:
-            if left <= 0:
-                return
-            chunk = chunk[:left]
-            left -= len(chunk)
-        yield chunk
+class Limited:
+    """The chunks, cut after `max_samples` samples in all (None: all of them); afterwards
+    `cut` says whether there was more (asked of the source only once the limit is reached)."""
+
+    def __init__(self, chunks: Iterable[Chunk], max_samples: int | None) -> None:
+        self.chunks, self.max_samples = chunks, max_samples
+        self.cut = False
+
+    def __iter__(self) -> Iterator[Chunk]:
+        left = self.max_samples
+        for chunk in self.chunks:
+            if left is not None:
+                if left <= 0:
+                    self.cut = True
+                    return
+                self.cut = len(chunk) > left
+                chunk = chunk[:left]
+                left -= len(chunk)
+            yield chunk
 
 
 def load(
     path: str | Path,
     config: EngineConfig = DEFAULT,
     max_seconds: float | None = None,
-    warnings: list[str] | None = None,
+    report: Report | None = None,
 ) -> np.ndarray:
     """Decode a file to one array, stopping after `max_seconds` when given (see `stream`
-    for `warnings`)."""
+    for the `report`)."""
     limit = None if max_seconds is None else int(max_seconds * config.sample_rate)
-    chunks = list(head(stream(path, config, warnings), limit))
+    chunks = list(Limited(stream(path, config, report), limit))
     if not chunks:
         raise DecodeError(f"{Path(path).name}: no audio samples")
     return np.concatenate(chunks)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from gen.models import Result
 from lib.analysis import Analysis
-from lib.products.rules import qualifying, song, strongest_per_track
+from lib.products.rules import qualifying, result, song, strongest_per_track
 
 
 def process_dt(analysis: Analysis) -> Result:
     duplicates = {f.track.track_id for f in qualifying(analysis, "dt")}
     found = strongest_per_track(qualifying(analysis, "dn"))
     songs = [song(f, analysis, is_duplicate=f.track.track_id in duplicates) for f in found]
-    best = next((s.track_id for s in songs if s.is_duplicate), None)
-    return Result(songs=songs, media_seconds=analysis.seconds, is_duplicate=best is not None, matched_track=best)
+    return result(analysis, songs, is_duplicate=bool(duplicates))

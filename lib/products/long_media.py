@@ -26,16 +26,19 @@ def long_media_result(analysis: Analysis, api_type: str) -> IdentifyTaskResult:
 
 def _summary(analysis: Analysis, heard: list[Identified]) -> MediaSummary:
     matched = _covered([(f.match.query_start, f.match.query_end) for f in heard])
-    verdicts = []
-    for api_type, process in ROUTES.items():
-        result = process(analysis)
-        flagged = bool(result.is_duplicate) if api_type == "dt" else bool(result.songs)
-        verdicts.append(Verdict(api_type=ApiType(api_type), cleared=not flagged, songs=len(result.songs)))
+    results = {api_type: process(analysis) for api_type, process in ROUTES.items()}
+    any_result = next(iter(results.values()))  # every product reports what was heard alike
     return MediaSummary(
-        media_seconds=analysis.seconds,
+        media_seconds=any_result.media_seconds,
+        analysed_seconds=any_result.analysed_seconds,
+        status=any_result.status,
+        reason=any_result.reason,
         matched_seconds=round(matched, 3),
         music_share=round(min(matched / analysis.seconds, 1.0), 4),
-        verdicts=verdicts,
+        verdicts=[
+            Verdict(api_type=ApiType(api_type), cleared=result.cleared, songs=len(result.songs))
+            for api_type, result in results.items()
+        ],
     )
 
 

@@ -12,8 +12,10 @@ only make a product stricter.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gen.models import Collection, Result, Song
 from lib.analysis import Analysis, Identified
@@ -53,7 +55,10 @@ def qualifying(analysis: Analysis, api_type: str, keep: Callable[[Track], bool] 
 
 
 def coverage(found: Identified, analysis: Analysis) -> float:
-    return min((found.match.query_end - found.match.query_start) / analysis.seconds, 1.0)
+    """The share of the whole media the match covers: of an incomplete scan's stated
+    duration (none stated: nothing can cover it), never only of what was heard."""
+    whole = analysis.media_seconds or math.inf
+    return min((found.match.query_end - found.match.query_start) / max(whole, analysis.seconds), 1.0)
 
 
 def strongest_per_track(found: list[Identified]) -> list[Identified]:
@@ -107,6 +112,31 @@ def song(found: Identified, analysis: Analysis, is_duplicate: bool | None = None
 
 
 def songs_result(found: list[Identified], analysis: Analysis) -> Result:
-    return Result(
-        songs=[song(f, analysis) for f in found], media_seconds=analysis.seconds, is_duplicate=None, matched_track=None
+    return result(analysis, [song(f, analysis) for f in found])
+
+
+def result(analysis: Analysis, songs: list[Song], is_duplicate: bool | None = None) -> Result:
+    """A product's answer: its songs (and for dt whether the media is a duplicate), and
+    how much of the media was heard. Cleared only with nothing to report in the whole
+    media: an incomplete scan says why and is never cleared."""
+    flagged = is_duplicate if is_duplicate is not None else bool(songs)
+    return Result.model_validate(
+        {
+            "songs": songs,
+            **heard(analysis),
+            "cleared": analysis.complete and not flagged,
+            "is_duplicate": is_duplicate,
+            "matched_track": next((s.track_id for s in songs if s.is_duplicate), None) if is_duplicate else None,
+        }
     )
+
+
+def heard(analysis: Analysis) -> dict[str, Any]:
+    """How much of the media was heard, as every answer reports it (JSON values)."""
+    cut = analysis.cut
+    return {
+        "media_seconds": analysis.media_seconds,
+        "analysed_seconds": analysis.seconds,
+        "status": "complete" if cut is None else "incomplete",
+        "reason": None if cut is None else {"code": cut.code, "message": cut.message},
+    }

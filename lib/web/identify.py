@@ -46,7 +46,7 @@ def _from_upload(api_type: str, upload: FileStorage) -> Response:
 def _render(answer: Result | Task) -> Response:
     if isinstance(answer, Task):
         return accepted(answer)
-    request_log.note(matches=len(answer.songs), media_seconds=round(answer.media_seconds, 1))
+    request_log.note(matches=len(answer.songs), media_seconds=round(answer.analysed_seconds, 1))
     body = IdentifyResponse(status=Status.success, result=[answer])
     return Response(body.model_dump_json(), mimetype="application/json")
 

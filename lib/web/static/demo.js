@@ -112,13 +112,19 @@ function show(data, apiType, file, url) {
   $("progress").hidden = true;
   $("submit").disabled = false;
   const verdict = $("verdict");
-  verdict.className = `verdict ${songs.length ? "found" : "cleared"}`;
+  const heard = clock(result.analysed_seconds);
+  // an incomplete scan is never a clearance: say how much was heard, and of what
+  const partly = result.status === "incomplete";
+  const rest = partly ? ` Only ${heard}${result.media_seconds ? ` of ${clock(result.media_seconds)}` : ""}` +
+    ` were analysed (${result.reason.code === "time_limit" ? "the demo's limit" : "the rest could not be decoded"}),` +
+    " so this is not a clearance." : "";
+  verdict.className = `verdict ${songs.length ? "found" : partly ? "partial" : "cleared"}`;
   $("verdict-title").textContent = songs.length
     ? `${songs.length} ${songs.length === 1 ? "match" : "matches"} found`
-    : "No match — cleared";
-  $("verdict-detail").textContent = songs.length
-    ? `${name}: these catalog recordings are in your ${clock(result.media_seconds)} of audio.`
-    : `${name}: nothing in our catalog was heard in your ${clock(result.media_seconds)} of audio.`;
+    : partly ? "No match in what we heard — not cleared" : "No match — cleared";
+  $("verdict-detail").textContent = (songs.length
+    ? `${name}: these catalog recordings are in your ${heard} of audio.`
+    : `${name}: nothing in our catalog was heard in your ${heard} of audio.`) + rest;
 
   if (playable) URL.revokeObjectURL(playable);
   playable = file ? URL.createObjectURL(file) : null;
