@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -108,6 +109,36 @@ class Song(BaseModel):
     """
     where the track is: the operator's reference catalog, or your own collection (include_own, check)
     """
+
+
+class Day(BaseModel):
+    day: date
+    product: str
+    calls: Annotated[int, Field(ge=0)]
+    media_seconds: Annotated[float, Field(ge=0.0)]
+
+
+class Key(BaseModel):
+    calls: Annotated[int, Field(ge=0)]
+    media_minutes: Annotated[float, Field(ge=0.0)]
+    monthly_quota: int | None
+    """
+    calls a month (null: unlimited)
+    """
+    monthly_minutes: float | None
+    """
+    media minutes a month (null: unlimited)
+    """
+    renews_at: AwareDatetime
+
+
+class Usage(BaseModel):
+    owner: str
+    month: str
+    calls: Annotated[int, Field(ge=0)]
+    media_minutes: Annotated[float, Field(ge=0.0)]
+    days: list[Day]
+    key: Key
 
 
 class ScanStatus(StrEnum):

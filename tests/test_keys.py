@@ -201,10 +201,13 @@ def test_the_quota_is_per_calendar_month_and_renews(
     assert client.get("/api/v1/tracks", headers=bearer(key)).status_code == 200  # reading is not metered
     clock.now += timedelta(seconds=60)
     assert identify(client, clip, key).status_code == 200
+    clip_minutes = 16 / 60  # the clip plays 16 s
     assert keys.usage(caller=key_id) == [
-        {"caller": key_id, "owner": "acme", "product": "dn", "month": "2026-11", "calls": 2},
-        {"caller": key_id, "owner": "acme", "product": "dn", "month": "2026-12", "calls": 1},
-    ]
+        {"caller": key_id, "owner": "acme", "product": "dn", "month": "2026-11", "calls": 2,
+         "media_minutes": pytest.approx(2 * clip_minutes, abs=0.01)},
+        {"caller": key_id, "owner": "acme", "product": "dn", "month": "2026-12", "calls": 1,
+         "media_minutes": pytest.approx(clip_minutes, abs=0.01)},
+    ]  # fmt: skip
 
 
 def test_a_call_that_fails_on_our_side_does_not_count(
@@ -292,10 +295,37 @@ def test_keys_cli_creates_lists_and_reports_usage(db: str, client: FlaskClient, 
     assert [(u["owner"], u["product"], u["calls"]) for u in usage] == [("script", "dn", 1)]
 
 
+def test_a_quota_of_media_minutes_stops_calls_once_used_up(
+    client: FlaskClient, keys: KeyStore, clock: Clock, clip: Path
+) -> None:
+    key, _ = keys.create("acme", ALL, None, "100/minute", monthly_minutes=0.5)  # the clip plays 16 s
+    assert [identify(client, clip, key).status_code for _ in range(2)] == [200, 200]  # 16 s, then 32 s
+    over = identify(client, clip, key)
+    assert (
+        over.status_code == 429
+        and error_code(over) == "quota_exceeded"
+        and "0.5 minutes" in over.json["error"]["message"]
+    )  # type: ignore[index]
+    assert over.headers["Retry-After"] == "60" and over.headers["RateLimit-Limit"]
+    mine = client.get("/api/v1/usage", headers=bearer(key))
+    check(mine, "/api/v1/usage", "get")
+    body = mine.json
+    assert body["owner"] == "acme" and body["month"] == "2026-11" and body["key"]["monthly_minutes"] == 0.5  # type: ignore[index]
+    assert body["days"] == [
+        {"day": "2026-11-30", "product": "dn", "calls": 2, "media_seconds": pytest.approx(32, abs=0.5)}
+    ]  # type: ignore[index]
+    assert body["key"]["calls"] == 2 and body["media_minutes"] == pytest.approx(32 / 60, abs=0.01)  # type: ignore[index]
+    other, _ = keys.create("someone else", ["dn"], None, "100/minute")
+    assert client.get("/api/v1/usage", headers=bearer(other)).json["days"] == []  # type: ignore[index]
+    clock.now += timedelta(seconds=60)  # December: renewed
+    assert identify(client, clip, key).status_code == 200
+
+
 def test_concurrent_calls_cannot_overrun_a_quota(keys: KeyStore) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
-        granted = list(pool.map(lambda _: keys.take("k", "dn", 5, "2026-11"), range(40)))
-    assert granted.count(True) == 5
+        day = datetime(2026, 11, 15, tzinfo=UTC)
+        granted = list(pool.map(lambda _: keys.take("k", "acme", "dn", day, monthly_quota=5), range(40)))
+    assert granted.count(None) == 5 and granted.count("calls") == 35
     assert keys.usage("2026-11", "k")[0]["calls"] == 5

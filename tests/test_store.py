@@ -20,6 +20,7 @@ from lib.fingerprint.index import TrackPrint
 from lib.fingerprint.live import LiveIndex
 from lib.store import Catalog, LayoutMismatch, Track, connect, schema
 from lib.store.database import store_errors
+from lib.store.keys import KeyStore
 from lib.store.postings import PostingsIndex
 from tests.support.stores import TEST_DATABASE_URL, copy_catalog, postgres_schema
 
@@ -336,8 +337,9 @@ def test_a_store_from_before_owners_becomes_the_reference_catalog(
             "INSERT INTO api_keys (key_id, secret_sha256, owner, products, rate, created_at)"
             " VALUES ('k1', 'h', 'acme', '[]', '1/second', 'x')"
         )
+        database.execute("INSERT INTO usage (caller, product, month, calls) VALUES ('k1', 'dn', '2026-10', 7)")
         monkeypatch.undo()
-        assert [m.version for m in schema.migrate(database)] == [5]
+        assert [m.version for m in schema.migrate(database)] == [m.version for m in schema.MIGRATIONS[4:]]
     finally:
         database.close()
     with Catalog(empty_store) as catalog:
@@ -350,3 +352,7 @@ def test_a_store_from_before_owners_becomes_the_reference_catalog(
         assert not catalog.add(Track(track_id="again"), _print("again"), "sha-old")
         assert catalog.remove("old") and catalog.cover("old") is None  # the cascade survived the rebuild
         assert catalog.database.execute("SELECT operator FROM api_keys").rows == [(0,)]
+    # calls counted per month before usage was counted per day (migration 6) are kept, with their owner
+    assert KeyStore(empty_store).usage("2026-10") == [
+        {"caller": "k1", "owner": "acme", "product": "dn", "month": "2026-10", "calls": 7, "media_minutes": 0.0}
+    ]

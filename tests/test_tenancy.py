@@ -241,3 +241,12 @@ def test_keys_and_webhook_secrets_from_the_command_line(store: str) -> None:
     fresh = cli(store, "webhook-secret", "--owner", "new-customer")
     assert fresh.returncode == 0 and fresh.stdout.strip().startswith("whsec_")
     assert cli(store, "keys", "create", "--owner", " ", "--json").returncode == 2
+
+
+def test_background_work_is_counted_in_media_minutes_to_its_owner(tenants: Tenants, media: dict[str, Path]) -> None:
+    added(tenants.alice, media["new"])  # 20 s fingerprinted in a task
+    usage = tenants.alice.get("/api/v1/usage")
+    check(usage, "/api/v1/usage", "get")
+    [day] = usage.json["days"]  # type: ignore[index]
+    assert day["product"] == "fingerprint" and day["calls"] == 1 and day["media_seconds"] == pytest.approx(20, abs=0.1)
+    assert tenants.bob.get("/api/v1/usage").json["days"] == []  # type: ignore[index]

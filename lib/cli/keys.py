@@ -1,6 +1,6 @@
 """`python -m lib keys create|list|revoke|usage`: API keys and what they used.
 
-    python -m lib keys create --owner acme --products dn ml --quota 10000 --rate 60/minute --json
+    python -m lib keys create --owner acme --products dn ml --quota 10000 --minutes 6000 --rate 60/minute --json
     {"key": "clr_3f2a..._...", "key_id": "3f2a...", "owner": "acme", ...}
 
 The key is printed once and never stored; `list` and `usage` show key ids.
@@ -53,6 +53,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--owner", required=True, help="the customer the key is for: its collection, tasks and usage")
     p.add_argument("--products", nargs="+", choices=PRODUCTS, default=PRODUCTS, help="default: all")
     p.add_argument("--quota", type=int, default=None, help="calls per calendar month (default: unlimited)")
+    p.add_argument(
+        "--minutes", type=float, default=None, help="media minutes analysed per calendar month (default: unlimited)"
+    )
     p.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=f"rate limit (default {DEFAULT_RATE})")
     expiry = p.add_mutually_exclusive_group()
     expiry.add_argument("--expires", type=_day, help="last day is the one before (YYYY-MM-DD, UTC)")
@@ -68,7 +71,7 @@ def add_parser(commands: Any) -> None:
     p = keys.add_parser("revoke", help="stop a key from working, at once")
     p.add_argument("key_id")
 
-    p = keys.add_parser("usage", help="calls per key and product per month")
+    p = keys.add_parser("usage", help="calls and media minutes per key and product per month")
     p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: this month)")
     p.add_argument("--all", action="store_true", help="every month")
     p.add_argument("--key", dest="key_id", default=None, help="one key id (or marketplace:<user>)")
@@ -78,14 +81,16 @@ def add_parser(commands: Any) -> None:
 def run(store: KeyStore, webhook_secrets: WebhookSecrets, args: argparse.Namespace) -> int:
     command = args.keys_command
     if command == "create":
-        if args.quota is not None and args.quota < 0:
-            print("error: --quota must be 0 or more", file=sys.stderr)
+        if (args.quota is not None and args.quota < 0) or (args.minutes is not None and args.minutes < 0):
+            print("error: --quota and --minutes must be 0 or more", file=sys.stderr)
             return 2
         if not args.owner.strip():
             print("error: --owner must name someone", file=sys.stderr)
             return 2
         expires = args.expires or (store.clock() + timedelta(days=args.days) if args.days else None)
-        key, stored = store.create(args.owner, args.products, args.quota, args.rate, expires, args.operator)
+        key, stored = store.create(
+            args.owner, args.products, args.quota, args.rate, expires, args.operator, args.minutes
+        )
         # a new customer's webhook secret comes with its first key, shown once too
         secret = None if args.operator else webhook_secrets.create(args.owner)
         if args.json:
@@ -102,9 +107,11 @@ def run(store: KeyStore, webhook_secrets: WebhookSecrets, args: argparse.Namespa
         for k in [] if args.json else keys:
             state = "revoked" if k["revoked_at"] else f"expires {k['expires_at']}" if k["expires_at"] else "active"
             quota = k["monthly_quota"] if k["monthly_quota"] is not None else "unlimited"
+            minutes = f"{k['monthly_minutes']:g}" if k["monthly_minutes"] is not None else "unlimited"
             role = "operator" if k["operator"] else "customer"
             print(
-                f"{k['key_id']}\t{k['owner']}\t{role}\t{','.join(k['products'])}\t{quota}/month\t{k['rate']}\t{state}"
+                f"{k['key_id']}\t{k['owner']}\t{role}\t{','.join(k['products'])}\t{quota} calls/month\t"
+                f"{minutes} min/month\t{k['rate']}\t{state}"
             )
         return 0
     if command == "revoke":
@@ -118,5 +125,7 @@ def run(store: KeyStore, webhook_secrets: WebhookSecrets, args: argparse.Namespa
     if args.json:
         print(json.dumps(rows))
     for r in [] if args.json else rows:
-        print(f"{r['month']}\t{r['caller']}\t{r['owner']}\t{r['product']}\t{r['calls']}")
+        print(
+            f"{r['month']}\t{r['caller']}\t{r['owner']}\t{r['product']}\t{r['calls']} calls\t{r['media_minutes']} min"
+        )
     return 0

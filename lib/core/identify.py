@@ -22,7 +22,7 @@ import numpy as np
 from gen.models import Result
 from lib.analysis import Analysis, searched
 from lib.core import media, tasks
-from lib.core.service import Service
+from lib.core.service import Bill, Service
 from lib.products.routes import route_req
 from lib.store.catalog import REFERENCE
 from lib.store.tasks import Task
@@ -56,18 +56,21 @@ def received(
 
 
 def identify(
-    service: Service, api_type: str, media: Received, callback_url: str | None, owner: str, include_own: bool = False
-) -> Result | Task:
+    service: Service, api_type: str, media: Received, callback_url: str | None, owner: str, include_own: bool = False,
+    bill: Bill | None = None,
+) -> Result | Task:  # fmt: skip
     """The product's result for `owner` now (the reference catalog, and with `include_own`
     the owner's collection too), or, for media longer than `sync_media_seconds`, the
     queued task that will scan the kept file. `callback_url` is already checked
-    (lib/core/webhooks.py: `checked_callback`)."""
+    (lib/core/webhooks.py: `checked_callback`); the seconds analysed are counted to `bill`."""
     decoded = service.sync_audio(media.path)
     if decoded is None:
         music = service.keep_music(media.path, media.filename, media.source_url, owner)
-        request = {"api_type": api_type, "include_own": include_own}
+        request = tasks.billed({"api_type": api_type, "include_own": include_own}, bill)
         return service.tasks.enqueue(tasks.IDENTIFY, music.music_id, request, callback_url, owner)
-    return route_req(api_type, service.analyse(decoded, searched(owner, include_own)))
+    analysis = service.analyse(decoded, searched(owner, include_own))
+    service.bill(bill, analysis.seconds)
+    return route_req(api_type, analysis)
 
 
 def preview(

@@ -158,6 +158,7 @@ def new_track(
 class Added:
     track_id: str
     already_indexed: bool  # the audio was in the catalog already, as `track_id`
+    seconds: float = 0.0  # of audio decoded and fingerprinted (none when it was there already)
 
 
 def add_track(
@@ -172,7 +173,7 @@ def add_track(
     if existing is None:
         made = new_track(path, sha1, metadata, catalog.config, max_seconds)
         if made.add_to(catalog, owner):
-            return Added(made.track.track_id, already_indexed=False)
+            return Added(made.track.track_id, already_indexed=False, seconds=made.track.duration)
         existing = catalog.with_audio(sha1, owner)  # a concurrent add of the same audio won
         if existing is None:
             raise Conflict("already_indexed", f"{made.track.track_id} is already a track of another audio")

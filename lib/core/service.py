@@ -35,6 +35,16 @@ _MIN_SECONDS = 1.0  # shorter media carry too few landmarks to match or rule out
 
 
 @dataclass(frozen=True)
+class Bill:
+    """Whom a call's analysed media seconds are counted to (usage in minutes, quotas):
+    the caller (a key id or a marketplace user), its owner, and the product it used."""
+
+    caller: str
+    owner: str
+    product: str
+
+
+@dataclass(frozen=True)
 class Decoded:
     """A short media decoded whole, and what decoding it had to work around."""
 
@@ -74,6 +84,11 @@ class Service:
         if owner == REFERENCE or self.settings.auth == "open":
             return [self.webhook_secret]
         return self.webhook_secrets.signing(owner)
+
+    def bill(self, bill: Bill | None, seconds: float) -> None:
+        """Count `seconds` of media analysed to `bill` (None: nobody is billed, open mode)."""
+        if bill is not None and seconds > 0:
+            self.keys.add_seconds(bill.caller, bill.owner, bill.product, seconds)
 
     def ping(self) -> None:
         """Raise `StoreUnavailable` unless the store (catalog, tasks and keys) answers."""

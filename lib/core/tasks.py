@@ -13,7 +13,7 @@ The payload is the same for the webhook and for polling `GET /api/v1/tasks/<id>`
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from lib.analysis import searched
 from lib.core.ingest import add_track
-from lib.core.service import Service
+from lib.core.service import Bill, Service
 from lib.core.webhooks import checked_callback
 from lib.errors import Gone, InvalidInput, NotFound, UnsupportedMedia
 from lib.fingerprint import audio
@@ -36,24 +36,38 @@ IDENTIFY = "identify_media"  # long media sent to the identify API (202 instead 
 
 
 def queue(
-    service: Service, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None, owner: str
-) -> Task:
-    """Queue `owner`'s task on a music `owner` stored, its webhook to go to `callback_url`."""
+    service: Service, task_name: str, music_id: str, request: dict[str, Any], callback_url: str | None, owner: str,
+    bill: Bill | None = None,
+) -> Task:  # fmt: skip
+    """Queue `owner`'s task on a music `owner` stored, its webhook to go to `callback_url`,
+    its media seconds to be counted to `bill` when it has run."""
     if service.tasks.music(music_id, owner) is None:
         raise NotFound("unknown_music", f"no music {music_id}; upload it with POST /api/v1/music")
     callback = checked_callback(callback_url, service.limits)
-    return service.tasks.enqueue(task_name, music_id, request, callback, owner)
+    return service.tasks.enqueue(task_name, music_id, billed(request, bill), callback, owner)
+
+
+def billed(request: dict[str, Any], bill: Bill | None) -> dict[str, Any]:
+    """A task's request, with whom its media seconds are counted to."""
+    return request if bill is None else {**request, "bill": asdict(bill)}
 
 
 def run(service: Service, task: Task) -> dict[str, Any]:
-    """The task's result; raises `ClearedError` when the task fails (its code and message are reported)."""
+    """The task's result; raises `ClearedError` when the task fails (its code and message
+    are reported). The media seconds it analysed are counted to its bill."""
     with service.uploads.local_copy(task.music_id) as path:
         if path is None:
             raise Gone("music_gone", f"the file of music {task.music_id} is no longer stored")
-        return _RUNNERS[task.task_name](service, task, path)
+        result, seconds = _RUNNERS[task.task_name](service, task, path)
+    bill = task.request.get("bill")
+    service.bill(Bill(**bill) if bill else None, seconds)
+    return result
 
 
-def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
+Ran = tuple[dict[str, Any], float]  # a task's result, and the seconds of media it analysed
+
+
+def _add(service: Service, task: Task, path: Path) -> Ran:
     music = service.tasks.music(task.music_id)
     metadata = {
         "title": Path(music.filename).stem if music else "",
@@ -66,10 +80,12 @@ def _add(service: Service, task: Task, path: Path) -> dict[str, Any]:
         raise UnsupportedMedia("unsupported_media", "not an audio or video file that can be decoded") from None
     except ValidationError as error:
         raise InvalidInput("invalid_metadata", str(error.errors()[0]["msg"])) from None
-    return {"music_id": task.music_id, "track_id": added.track_id, "already_indexed": added.already_indexed}
+    return {
+        "music_id": task.music_id, "track_id": added.track_id, "already_indexed": added.already_indexed
+    }, added.seconds  # fmt: skip
 
 
-def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
+def _check(service: Service, task: Task, path: Path) -> Ran:
     analysis = service.analyse_file(path, searched(task.owner, include_own=True))
     others = [f for f in analysis.found if f.track.track_id != task.music_id]  # not a match with itself
     analysis = replace(analysis, found=others)
@@ -84,12 +100,12 @@ def _check(service: Service, task: Task, path: Path) -> dict[str, Any]:
         "score": duplicates[0].match.score if duplicates else None,
         **heard(analysis),
         "segments": [s.model_dump(mode="json") for s in segments],
-    }
+    }, analysis.seconds
 
 
-def _identify(service: Service, task: Task, path: Path) -> dict[str, Any]:
+def _identify(service: Service, task: Task, path: Path) -> Ran:
     analysis = service.analyse_file(path, searched(task.owner, task.request.get("include_own", False)))
-    return long_media_result(analysis, task.request["api_type"]).model_dump(mode="json")
+    return long_media_result(analysis, task.request["api_type"]).model_dump(mode="json"), analysis.seconds
 
 
 _RUNNERS = {ADD: _add, CHECK: _check, IDENTIFY: _identify}

@@ -7,10 +7,13 @@ a usable key. The id finds the row, and the secret's hash is compared in constan
 guessed secret was right. A fast hash is enough because the secret is 256 random bits,
 not a password that a slow hash must protect from guessing.
 
-Usage is counted per caller (a key id, or a marketplace user) and product per calendar
-month (UTC). A call takes its unit before it runs, in one transaction with the quota
-check (`take`), so concurrent calls cannot overrun a quota; a call that fails on our
-side gives it back (`give_back`).
+Usage is counted per caller (a key id, or a marketplace user), its owner, product and
+day (UTC), in calls and in seconds of media analysed: the work, and what hosted services
+bill. Quotas are per calendar month, in calls and in media minutes. A call takes its
+unit before it runs, in one transaction with the quota check (`take`), so concurrent
+calls cannot overrun a call quota; a call that fails on our side gives it back
+(`give_back`). Its media seconds are known only once it has run (`add_seconds`), so a
+minute quota stops the calls after the one that used it up: one media's length at most.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ def month_of(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m")
 
 
+def day_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
 def next_month(moment: datetime) -> datetime:
     """The first instant of the calendar month after `moment` (UTC): when quotas renew."""
     moment = moment.astimezone(UTC)
@@ -64,6 +71,7 @@ class ApiKey:
     expires_at: datetime | None
     revoked_at: datetime | None
     operator: bool = False  # manages the reference catalog (docs/tenancy.md)
+    monthly_minutes: float | None = None  # of media analysed; None: unlimited
 
     def public(self) -> dict[str, Any]:
         """What `keys list` and `keys create --json` show: everything but the secret."""
@@ -77,6 +85,7 @@ class ApiKey:
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "operator": self.operator,
+            "monthly_minutes": self.monthly_minutes,
         }
 
 
@@ -84,15 +93,22 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-_COLUMNS = "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at, operator"
+_COLUMNS = "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at, operator, monthly_minutes"
 
 
 def _key(row: tuple[Any, ...]) -> ApiKey:
-    key_id, owner, products, quota, rate, created, expires, revoked, operator = row
+    key_id, owner, products, quota, rate, created, expires, revoked, operator, minutes = row
     return ApiKey(
         key_id, owner, json.loads(products), quota, rate, datetime.fromisoformat(created), _moment(expires),
-        _moment(revoked), bool(operator),
+        _moment(revoked), bool(operator), minutes,
     )  # fmt: skip
+
+
+class Quota:
+    """Which monthly quota a refused call found used up (`take`)."""
+
+    CALLS = "calls"
+    MINUTES = "minutes"
 
 
 class Verdict:
@@ -110,7 +126,7 @@ class KeyStore:
 
     def create(
         self, owner: str, products: list[str], monthly_quota: int | None, rate: str,
-        expires_at: datetime | None = None, operator: bool = False,
+        expires_at: datetime | None = None, operator: bool = False, monthly_minutes: float | None = None,
     ) -> tuple[str, ApiKey]:  # fmt: skip
         """A new key: (the key itself, to show once; what is stored of it)."""
         if not owner.strip():
@@ -119,10 +135,10 @@ class KeyStore:
         created = self.clock()
         self.database.execute(
             "INSERT INTO api_keys (key_id, secret_sha256, owner, products, monthly_quota, rate, created_at, expires_at,"
-            " operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " operator, monthly_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key_id, _sha256(secret), owner, json.dumps(sorted(products)), monthly_quota, rate,
-                created.isoformat(), expires_at.isoformat() if expires_at else None, int(operator),
+                created.isoformat(), expires_at.isoformat() if expires_at else None, int(operator), monthly_minutes,
             ),
         )  # fmt: skip
         stored = self.get(key_id)
@@ -161,42 +177,72 @@ class KeyStore:
             return Verdict.EXPIRED
         return key
 
-    def take(self, caller: str, product: str, monthly_quota: int | None, month: str) -> bool:
-        """Count one call of `product` in `month`, unless the caller's calls that month
-        (all products) have reached `monthly_quota`."""
+    def take(
+        self, caller: str, owner: str, product: str, now: datetime, monthly_quota: int | None = None,
+        monthly_minutes: float | None = None,
+    ) -> str | None:  # fmt: skip
+        """Count one call of `product` on `now`'s day, unless the caller's calls or media
+        minutes in `now`'s month (all products) have reached their quota: then which
+        (a `Quota`), and nothing is counted."""
+        month, day = month_of(now), day_of(now)
         with self.database.transaction(lock=f"cleared:usage:{caller}") as db:
-            if monthly_quota is not None:
-                (used,) = db.execute(
-                    "SELECT COALESCE(SUM(calls), 0) FROM usage WHERE caller = ? AND month = ?", (caller, month)
+            if monthly_quota is not None or monthly_minutes is not None:
+                calls, seconds = db.execute(
+                    "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(media_seconds), 0) FROM usage_days"
+                    " WHERE caller = ? AND day LIKE ?",
+                    (caller, f"{month}-%"),
                 ).fetchone()
-                if used >= monthly_quota:
-                    return False
+                if monthly_quota is not None and calls >= monthly_quota:
+                    return Quota.CALLS
+                if monthly_minutes is not None and seconds >= monthly_minutes * 60:
+                    return Quota.MINUTES
             db.execute(
-                "INSERT INTO usage (caller, product, month, calls) VALUES (?, ?, ?, 1)"
-                " ON CONFLICT (caller, product, month) DO UPDATE SET calls = usage.calls + 1",
-                (caller, product, month),
+                "INSERT INTO usage_days (caller, owner, product, day, calls) VALUES (?, ?, ?, ?, 1)"
+                " ON CONFLICT (caller, product, day) DO UPDATE SET calls = usage_days.calls + 1",
+                (caller, owner, product, day),
             )
-        return True
+        return None
 
-    def give_back(self, caller: str, product: str, month: str) -> None:
-        """Undo a `take` of `month`: the call failed on our side."""
+    def give_back(self, caller: str, product: str, now: datetime) -> None:
+        """Undo a `take` made on `now`'s day: the call failed on our side."""
         self.database.execute(
-            "UPDATE usage SET calls = calls - 1 WHERE caller = ? AND product = ? AND month = ? AND calls > 0",
-            (caller, product, month),
+            "UPDATE usage_days SET calls = calls - 1 WHERE caller = ? AND product = ? AND day = ? AND calls > 0",
+            (caller, product, day_of(now)),
+        )
+
+    def add_seconds(self, caller: str, owner: str, product: str, seconds: float, now: datetime | None = None) -> None:
+        """Count `seconds` of media analysed for a call of `product` (when it has run)."""
+        self.database.execute(
+            "INSERT INTO usage_days (caller, owner, product, day, media_seconds) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (caller, product, day) DO UPDATE SET media_seconds = usage_days.media_seconds + ?",
+            (caller, owner, product, day_of(now or self.clock()), seconds, seconds),
         )
 
     def usage(self, month: str | None = None, caller: str | None = None) -> list[dict[str, Any]]:
-        """Calls per caller and product, for one month or all, with each key's owner."""
-        chosen = {"u.month": month, "u.caller": caller}
-        where = " AND ".join(f"{column} = ?" for column, value in chosen.items() if value is not None) or "TRUE"
+        """Calls and media minutes per caller and product, for one month or all, with each caller's owner."""
+        chosen = {"day LIKE ?": f"{month}-%" if month else None, "caller = ?": caller}
+        where = " AND ".join(condition for condition, value in chosen.items() if value is not None) or "TRUE"
         rows = self.database.execute(
-            "SELECT u.caller, k.owner, u.product, u.month, u.calls FROM usage u"
-            f" LEFT JOIN api_keys k ON k.key_id = u.caller WHERE {where} ORDER BY u.month, u.caller, u.product",
+            "SELECT caller, owner, product, SUBSTR(day, 1, 7) AS month, SUM(calls), SUM(media_seconds) FROM usage_days"
+            f" WHERE {where} GROUP BY caller, owner, product, SUBSTR(day, 1, 7) ORDER BY month, caller, product",
             [value for value in chosen.values() if value is not None],
         )
         return [
-            {"caller": c, "owner": owner or c, "product": p, "month": m, "calls": calls}
-            for c, owner, p, m, calls in rows
+            {"caller": c, "owner": owner, "product": p, "month": m, "calls": int(calls),
+             "media_minutes": round(float(seconds) / 60, 2)}
+            for c, owner, p, m, calls, seconds in rows
+        ]  # fmt: skip
+
+    def days(self, owner: str, month: str) -> list[dict[str, Any]]:
+        """`owner`'s calls and media seconds per day and product in `month`, all its keys together."""
+        rows = self.database.execute(
+            "SELECT day, product, SUM(calls), SUM(media_seconds) FROM usage_days WHERE owner = ? AND day LIKE ?"
+            " GROUP BY day, product ORDER BY day, product",
+            (owner, f"{month}-%"),
+        )
+        return [
+            {"day": day, "product": product, "calls": int(calls), "media_seconds": round(float(seconds), 3)}
+            for day, product, calls, seconds in rows
         ]
 
     def close(self) -> None:

@@ -191,6 +191,26 @@ MIGRATIONS = (
             ALTER TABLE tracks ADD CONSTRAINT tracks_owner_audio UNIQUE (owner, audio_sha1);
         """ + _OWNERS,
     }, foreign_keys_off=True),
+    # usage per day, in calls and in analysed media seconds, with its owner; a key may also
+    # have a monthly quota of media minutes (docs/access.md). Past months' calls are kept,
+    # on their month's first day
+    Migration(6, "usage in media minutes", """
+        CREATE TABLE usage_days (
+            caller TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            product TEXT NOT NULL,
+            day TEXT NOT NULL,
+            calls INTEGER NOT NULL DEFAULT 0,
+            media_seconds REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (caller, product, day)
+        );
+        CREATE INDEX usage_by_owner ON usage_days (owner, day);
+        INSERT INTO usage_days (caller, owner, product, day, calls)
+            SELECT u.caller, COALESCE(k.owner, u.caller), u.product, u.month || '-01', u.calls
+            FROM usage u LEFT JOIN api_keys k ON k.key_id = u.caller;
+        DROP TABLE usage;
+        ALTER TABLE api_keys ADD COLUMN monthly_minutes REAL
+    """),
 )  # fmt: skip
 
 

@@ -31,10 +31,11 @@ from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
+from lib.core.service import Bill
 from lib.products import API_TYPES, FINGERPRINT, PRODUCTS
 from lib.settings import Settings
 from lib.store.catalog import REFERENCE
-from lib.store.keys import ApiKey, KeyStore, Verdict, month_of, next_month
+from lib.store.keys import ApiKey, KeyStore, Quota, Verdict, next_month
 from lib.web.errors import ApiError, error_response
 from lib.web.params import params
 
@@ -79,6 +80,11 @@ class Caller:
     rate: str
     refusal: ApiError | None = None  # why the call must be refused with a 401, if it must
     operator: bool = False  # an operator key: manages the reference catalog
+    monthly_minutes: float | None = None  # of media analysed; None: unlimited
+
+    def bill(self, product: str) -> Bill | None:
+        """Whom the media seconds of this call of `product` are counted to (open mode: nobody)."""
+        return None if self.owner == OPEN else Bill(self.id, self.owner, product)
 
     @property
     def collection(self) -> str:
@@ -154,7 +160,13 @@ class Access:
         if not isinstance(key, ApiKey):
             return self._anonymous(_unauthorized(key, _WHY[key]))
         return Caller(
-            key.key_id, key.owner, frozenset(key.products), key.monthly_quota, key.rate, operator=key.operator
+            key.key_id,
+            key.owner,
+            frozenset(key.products),
+            key.monthly_quota,
+            key.rate,
+            operator=key.operator,
+            monthly_minutes=key.monthly_minutes,
         )
 
     def admit(self) -> None:
@@ -171,15 +183,19 @@ class Access:
             raise ApiError(403, "product_not_included", f"this key does not include {product!r} (it has: {allowed})")
         if _marked("metered") and self.settings.auth != "open":  # open mode: no one to bill
             now = self.keys.clock()
-            month = month_of(now)
-            if not self.keys.take(caller.id, product, caller.monthly_quota, month):
+            used_up = self.keys.take(
+                caller.id, caller.owner, product, now, caller.monthly_quota, caller.monthly_minutes
+            )
+            if used_up is not None:
                 renew = next_month(now)
+                limit = (
+                    f"{caller.monthly_quota} calls" if used_up == Quota.CALLS else f"{caller.monthly_minutes:g} minutes"
+                )
                 raise ApiError(
-                    429, "quota_exceeded",
-                    f"the monthly quota of {caller.monthly_quota} calls is used up; it renews {renew.isoformat()}",
+                    429, "quota_exceeded", f"the monthly quota of {limit} is used up; it renews {renew.isoformat()}",
                     {"Retry-After": str(max(1, math.ceil((renew - now).total_seconds())))},
                 )  # fmt: skip
-            g.taken = (caller.id, product, month)
+            g.taken = (caller.id, product, now)
 
     def finish(self, response: Response, limiter: Limiter) -> Response:
         taken = g.pop("taken", None)

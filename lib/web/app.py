@@ -8,6 +8,7 @@ Routes (openapi.yaml is the contract):
     GET      /healthz, /readyz             the platform's probes (lib/web/health.py)
     GET      /demo, POST /demo/identify/.. the demo page and its calls (lib/web/demo.py; not part of the API)
     /api/v1/...                            the fingerprint-index API (lib/web/index_api.py)
+    GET      /api/v1/usage                 the caller's usage in calls and media minutes (lib/web/usage.py)
 Every view but the `@public` ones needs a caller the access rules admit (lib/web/access.py).
 Views stay thin: validate, call one use case (lib/core), render; domain errors become
 HTTP answers in one table (lib/web/errors.py).
@@ -28,6 +29,7 @@ from lib.web.docs import docs
 from lib.web.health import health
 from lib.web.identify import identify
 from lib.web.index_api import index_api
+from lib.web.usage import usage
 
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flask:
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flas
     app.before_request(_start_workers)
     app.register_blueprint(identify)
     app.register_blueprint(index_api)
+    app.register_blueprint(usage)
     app.register_blueprint(docs)
     app.register_blueprint(health)
     if settings.demo:

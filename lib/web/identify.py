@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from gen.models import IdentifyRequest, IdentifyResponse, Result, Status, UploadOptions
+from gen.models import IdentifyRequest, IdentifyResponse, Status, UploadOptions
 from lib.core import identify as use_case
 from lib.core.webhooks import checked_callback
 from lib.products import checked
@@ -27,9 +27,7 @@ def _from_url(req: IdentifyRequest) -> Response:
     service = current()
     callback = checked_callback(str(req.callbackUrl.root) if req.callbackUrl else None, service.limits)
     with use_case.received(service, url=str(req.url.root)) as media:
-        return _render(
-            use_case.identify(service, api_type, media, callback, caller().collection, bool(req.include_own))
-        )
+        return _answer(api_type, media, callback, bool(req.include_own))
 
 
 def _from_upload(api_type: str, upload: FileStorage) -> Response:
@@ -39,11 +37,14 @@ def _from_upload(api_type: str, upload: FileStorage) -> Response:
     callback = checked_callback(str(options.callbackUrl.root) if options.callbackUrl else None, service.limits)
     filename = secure_filename(upload.filename or "") or "upload"
     with use_case.received(service, save=upload.save, filename=filename) as media:
-        owner, include_own = caller().collection, bool(options.include_own)
-        return _render(use_case.identify(service, api_type, media, callback, owner, include_own))
+        return _answer(api_type, media, callback, bool(options.include_own))
 
 
-def _render(answer: Result | Task) -> Response:
+def _answer(api_type: str, media: use_case.Received, callback: str | None, include_own: bool) -> Response:
+    """The use case's answer for this caller (its collection, its bill), rendered."""
+    who = caller()
+    bill = who.bill(api_type)
+    answer = use_case.identify(current(), api_type, media, callback, who.collection, include_own, bill)
     if isinstance(answer, Task):
         return accepted(answer)
     request_log.note(matches=len(answer.songs), media_seconds=round(answer.analysed_seconds, 1))

@@ -22,6 +22,7 @@ from gen.models import AddRequest, CheckRequest, MusicUrlRequest, TrackMetadata
 from lib.core import identify as use_case
 from lib.core import tasks
 from lib.errors import InvalidInput, NotFound
+from lib.products import FINGERPRINT
 from lib.web.access import caller, metered
 from lib.web.context import accepted, current
 from lib.web.errors import ApiError
@@ -54,7 +55,10 @@ def upload_music() -> tuple[Response, int]:
 
 
 def _queue(task_name: str, music_id: str, request_body: dict[str, Any], callback_url: str | None) -> Response:
-    return accepted(tasks.queue(current(), task_name, music_id, request_body, callback_url, caller().collection))
+    who = caller()
+    return accepted(
+        tasks.queue(current(), task_name, music_id, request_body, callback_url, who.collection, who.bill(FINGERPRINT))
+    )
 
 
 @index_api.post("/fingerprint/add")
