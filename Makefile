@@ -85,6 +85,12 @@ bench-long: $(VENV)/.installed
 bench-scale: $(VENV)/.installed
 	$(PY) -m bench.scale
 
+# query time with 100 owners' collections beside the reference catalog (report in
+# bench/TENANCY.md; PostgreSQL at postgresql://postgres@127.0.0.1:5432 as bench-scale)
+.PHONY: bench-tenancy
+bench-tenancy: $(VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench.tenancy --corpus $(CORPUS)
+
 # the identify API under load (load_test.json): Locust headless against a local server,
 # report in bench/LOAD.md; exits 1 when a scenario misses its criteria
 .PHONY: load
