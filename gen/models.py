@@ -154,11 +154,12 @@ class ScanStatus(StrEnum):
 
 class Code(StrEnum):
     """
-    time_limit: longer than the analysis limit; decode_error: the rest could not be decoded
+    time_limit: longer than the analysis limit; decode_error: the rest could not be decoded; live: a window of a live stream
     """
 
     time_limit = "time_limit"
     decode_error = "decode_error"
+    live = "live"
 
 
 class Incomplete(BaseModel):
@@ -168,53 +169,38 @@ class Incomplete(BaseModel):
 
     code: Code
     """
-    time_limit: longer than the analysis limit; decode_error: the rest could not be decoded
+    time_limit: longer than the analysis limit; decode_error: the rest could not be decoded; live: a window of a live stream
     """
     message: Annotated[
         str, Field(examples=["only 14400 s of 16200 s were analysed (the limit per media): not cleared"])
     ]
 
 
-class Result(BaseModel):
-    songs: list[Song]
+class SourceInfo(BaseModel):
     """
-    Strongest first; for mlsi, every occurrence in media order. Empty when nothing matched.
+    What was analysed when the URL was a web page or a live stream (null for a file or an upload).
     """
-    analysed_seconds: float
-    """
-    seconds of the media that were heard (fingerprinted and matched)
-    """
-    media_seconds: float | None
-    """
-    the media's duration: when `status` is complete, all of it was heard (the same as
-    `analysed_seconds`); when incomplete, what the file states, or null when it does not
 
+    page: str | None
     """
-    status: ScanStatus
-    reason: Incomplete | None
-    cleared: bool
+    the page given, when the URL was one
     """
-    the product has nothing to report (dt: not a duplicate) and the whole media was
-    heard; an incomplete scan is never cleared
-
+    media_url: str
     """
-    is_duplicate: bool | None
+    the media fetched: the page's own media link, or the URL itself
     """
-    dt only: a song covers most of the media (of all of it, not only of what was heard)
+    title: str | None
     """
-    matched_track: str | None
+    as the page (og:title, <title>) or the stream (icy-name) states it
     """
-    dt only: the track_id the media duplicates
+    duration: float | None
+    """
+    seconds, as the page states it
     """
 
 
 class Status(StrEnum):
     success = "success"
-
-
-class IdentifyResponse(BaseModel):
-    status: Status
-    result: Annotated[list[Result], Field(max_length=1, min_length=1)]
 
 
 class MusicId(RootModel[str]):
@@ -373,20 +359,6 @@ class MediaSummary(BaseModel):
     """
 
 
-class IdentifyTaskResult(BaseModel):
-    """
-    The answer for long media, identified in the background.
-    """
-
-    api_type: ApiType
-    result: Result
-    segments: list[Song]
-    """
-    every catalog segment heard, in media order (a song heard twice is two segments)
-    """
-    summary: MediaSummary
-
-
 class TaskError(BaseModel):
     code: Annotated[str, Field(examples=["unsupported_media"])]
     message: str
@@ -403,27 +375,6 @@ class Status1(StrEnum):
     running = "running"
     success = "success"
     failure = "failure"
-
-
-class TaskPayload(BaseModel):
-    """
-    What the webhook receives when a task finishes; polling returns it too.
-    """
-
-    task_id: str
-    task_name: TaskName
-    status: Status1
-    music_id: str
-    result: AddResult | CheckResult | IdentifyTaskResult | None
-    """
-    on success; AddResult for add_audio_in_index, CheckResult for check_is_same, IdentifyTaskResult for identify_media
-    """
-    error: TaskError | None
-    """
-    on failure
-    """
-    created_at: AwareDatetime
-    completed_at: AwareDatetime | None
 
 
 class Delivery(BaseModel):
@@ -447,14 +398,6 @@ class State(StrEnum):
 class Webhook(BaseModel):
     state: State
     deliveries: list[Delivery]
-
-
-class TaskStatus(TaskPayload):
-    runs: int
-    """
-    times a worker started the task (more than 1 after a crash)
-    """
-    webhook: Webhook
 
 
 class Track(BaseModel):
@@ -513,6 +456,10 @@ class IdentifyRequest(BaseModel):
     """
     also match your own collection (see the include_own parameter)
     """
+    live_seconds: Annotated[float | None, Field(ge=1.0, le=60.0)] = 20
+    """
+    of a live stream, how many seconds to listen to
+    """
 
 
 class UploadOptions(BaseModel):
@@ -525,3 +472,89 @@ class UploadOptions(BaseModel):
     """
     also match your own collection (see the include_own parameter)
     """
+
+
+class Result(BaseModel):
+    songs: list[Song]
+    """
+    Strongest first; for mlsi, every occurrence in media order. Empty when nothing matched.
+    """
+    analysed_seconds: float
+    """
+    seconds of the media that were heard (fingerprinted and matched)
+    """
+    media_seconds: float | None
+    """
+    the media's duration: when `status` is complete, all of it was heard (the same as
+    `analysed_seconds`); when incomplete, what the file states, or null when it does not
+
+    """
+    status: ScanStatus
+    reason: Incomplete | None
+    cleared: bool
+    """
+    the product has nothing to report (dt: not a duplicate) and the whole media was
+    heard; an incomplete scan is never cleared
+
+    """
+    is_duplicate: bool | None
+    """
+    dt only: a song covers most of the media (of all of it, not only of what was heard)
+    """
+    matched_track: str | None
+    """
+    dt only: the track_id the media duplicates
+    """
+    live: bool | None = False
+    """
+    the URL was a live stream: a window of it was heard (`live_seconds`)
+    """
+    source: SourceInfo | None = None
+
+
+class IdentifyResponse(BaseModel):
+    status: Status
+    result: Annotated[list[Result], Field(max_length=1, min_length=1)]
+
+
+class IdentifyTaskResult(BaseModel):
+    """
+    The answer for long media, identified in the background.
+    """
+
+    api_type: ApiType
+    result: Result
+    segments: list[Song]
+    """
+    every catalog segment heard, in media order (a song heard twice is two segments)
+    """
+    summary: MediaSummary
+
+
+class TaskPayload(BaseModel):
+    """
+    What the webhook receives when a task finishes; polling returns it too.
+    """
+
+    task_id: str
+    task_name: TaskName
+    status: Status1
+    music_id: str
+    result: AddResult | CheckResult | IdentifyTaskResult | None
+    """
+    on success; AddResult for add_audio_in_index, CheckResult for check_is_same, IdentifyTaskResult for identify_media
+    """
+    error: TaskError | None
+    """
+    on failure
+    """
+    created_at: AwareDatetime
+    completed_at: AwareDatetime | None
+
+
+class TaskStatus(TaskPayload):
+    runs: int
+    """
+    times a worker started the task (more than 1 after a crash)
+    """
+    webhook: Webhook

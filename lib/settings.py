@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # downloads of client URLs
     max_download_bytes: int = Field(default=200 * 2**20, gt=0)
     download_timeout: float = Field(default=60.0, gt=0, description="whole download, seconds")
+    # seconds of a live stream (Icecast, SHOUTcast) identify listens to; `live_seconds` asks for up to 60
+    live_seconds: float = Field(default=20.0, gt=0, le=60)
     connect_timeout: float = Field(default=10.0, gt=0, description="per connection and per read, seconds")
     max_redirects: int = Field(default=5, ge=0)
     # private, loopback and link-local addresses are refused, except the hosts listed here

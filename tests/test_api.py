@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -77,8 +79,8 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def identify(client: FlaskClient, api_type: str, url: str, status: int = 200) -> dict[str, Any]:
-    response = client.get(f"/v1/identify/{api_type}", query_string={"url": url})
+def identify(client: FlaskClient, api_type: str, url: str, status: int = 200, **params: str) -> dict[str, Any]:
+    response = client.get(f"/v1/identify/{api_type}", query_string={"url": url, **params})
     assert response.status_code == status, response.get_json()
     check(response, "/v1/identify/{api_type}", "GET")
     body: dict[str, Any] = response.get_json()
@@ -176,7 +178,7 @@ def test_dt_tells_a_duplicate_from_a_song_merely_heard(client: FlaskClient, base
     ("path", "status", "code"),
     [
         ("/files/notes.txt", 415, "unsupported_media"),
-        ("/page", 415, "unsupported_media"),
+        ("/page", 415, "no_media"),
         ("/files/missing.mp3", 424, "download_failed"),
         ("/status/500", 424, "download_failed"),
         ("/redirect/9/demo01_excerpt.mp3", 424, "download_failed"),
@@ -189,6 +191,44 @@ def test_media_failures_get_clear_errors(client: FlaskClient, base_url: str, pat
     body = identify(client, "dn", base_url + path, status=status)
     assert body["status"] == "error" and body["error"]["code"] == code
     assert "Traceback" not in body["error"]["message"]
+
+
+def test_a_page_is_identified_by_its_own_media_link(client: FlaskClient, base_url: str) -> None:
+    [result] = identify(client, "dn", f"{base_url}/watch/demo01_excerpt.mp3")["result"]
+    assert [s["track_id"] for s in result["songs"]] == ["DEMO01"] and result["live"] is False
+    assert result["source"] == {
+        "page": f"{base_url}/watch/demo01_excerpt.mp3", "media_url": f"{base_url}/files/demo01_excerpt.mp3",
+        "title": "A song, watched", "duration": None,
+    }  # fmt: skip
+
+
+def test_a_page_whose_media_points_at_a_metadata_address_is_refused(
+    catalog_store: str, tmp_path: Path, base_url: str
+) -> None:
+    """Only the test server is allowed (not every private address, as the other tests
+    allow): the page's own link is checked like any URL."""
+    settings = _settings(catalog_store, storage=str(tmp_path), allow_private_urls=False, allowed_hosts="127.0.0.1")
+    app = create_app(settings)
+    try:
+        hidden = quote("http://169.254.169.254/computeMetadata/v1/", safe="")
+        body = identify(app.test_client(), "dn", f"{base_url}/page-to/{hidden}", status=422)
+        assert body["error"]["code"] == "url_not_allowed"
+        assert songs(
+            identify(app.test_client(), "dn", f"{base_url}/watch/demo01_excerpt.mp3")
+        )  # the page itself is fine
+    finally:
+        shutdown(app)
+
+
+def test_a_live_stream_is_heard_for_its_window_and_never_cleared(client: FlaskClient, base_url: str) -> None:
+    started = time.monotonic()
+    body = identify(client, "dn", f"{base_url}/radio/demo01_excerpt.mp3", live_seconds="8")
+    [result] = body["result"]
+    assert time.monotonic() - started < 8 + 5  # the window, not the stream's end (it has none)
+    assert result["live"] is True and result["source"]["title"] == "Test Radio"
+    assert result["status"] == "incomplete" and result["reason"]["code"] == "live" and result["cleared"] is False
+    assert result["analysed_seconds"] == pytest.approx(8, abs=0.1)
+    assert "DEMO01" in {s["track_id"] for s in result["songs"]}
 
 
 def test_redirects_within_the_limit_are_followed(client: FlaskClient, base_url: str) -> None:

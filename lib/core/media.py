@@ -21,6 +21,8 @@ import socket
 import tempfile
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
@@ -181,23 +183,54 @@ def check(url: str, limits: Limits) -> None:
     resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), limits)
 
 
-def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path:
-    """Fetch `url` into a new file in `folder` (default: the system's temp folder).
+@dataclass
+class Opened:
+    """An answer being read: the URL it came from after redirects, its response (body
+    not read yet), and the deadline the whole fetch must keep."""
 
-    The caller owns the file and deletes it. Raises `InvalidInput` for a URL we will
-    not fetch, `TooLarge` over the size cap, `UpstreamFailed` when the media's server
-    fails or is too slow.
-    """
+    url: str
+    response: urllib3.BaseHTTPResponse
+    deadline: float
+
+    @property
+    def content_type(self) -> str:
+        return self.response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    def read(self, limit: int) -> bytes:
+        """Up to `limit` bytes of the body (a page, a playlist), under the deadline."""
+        parts, received = [], 0
+        try:
+            while received < limit and (chunk := self.response.read1(_CHUNK)):
+                parts.append(chunk)
+                received += len(chunk)
+                if time.monotonic() > self.deadline:
+                    raise UpstreamFailed("download_timeout", "the server did not send it in time")
+        except urllib3.exceptions.TimeoutError:
+            raise UpstreamFailed("download_timeout", "the server stopped sending") from None
+        except urllib3.exceptions.HTTPError as error:
+            raise UpstreamFailed("download_failed", f"the download broke off: {error}") from None
+        return b"".join(parts)[:limit]
+
+
+@contextmanager
+def opened(url: str, limits: Limits, headers: dict[str, str] | None = None) -> Iterator[Opened]:
+    """GET `url` under the address rules, following redirects by hand (each target checked
+    again, at most `max_redirects`); the answer's body is left for the caller to read
+    within `limits.timeout`. Raises `InvalidInput` for a URL we will not fetch and
+    `UpstreamFailed` when the server fails or is too slow."""
     deadline = time.monotonic() + limits.timeout
     for _ in range(limits.max_redirects + 1):
-        parsed, pool, headers = _connect(url, limits)
+        parsed, pool, base = _connect(url, limits)
         try:
             response = pool.urlopen(
-                "GET", parsed.request_uri, headers=headers, redirect=False, preload_content=False, retries=False
-            )
+                "GET", parsed.request_uri, headers={**base, **(headers or {})}, redirect=False,
+                preload_content=False, retries=False,
+            )  # fmt: skip
         except urllib3.exceptions.TimeoutError:
+            pool.close()
             raise UpstreamFailed("download_timeout", f"{parsed.host} did not answer in time") from None
         except urllib3.exceptions.HTTPError as error:
+            pool.close()
             raise UpstreamFailed("download_failed", f"cannot fetch from {parsed.host}: {error}") from None
         try:
             if response.status in _REDIRECTS and response.headers.get("Location"):
@@ -205,11 +238,22 @@ def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path
                 continue
             if response.status >= 400:
                 raise UpstreamFailed("download_failed", f"{parsed.host} answered HTTP {response.status}")
-            return _save(response, limits, deadline, folder)
+            yield Opened(url, response, deadline)
+            return
         finally:
             response.release_conn()
             pool.close()
     raise UpstreamFailed("download_failed", f"more than {limits.max_redirects} redirects")
+
+
+def download(url: str, limits: Limits, folder: str | Path | None = None) -> Path:
+    """Fetch `url` into a new file in `folder` (default: the system's temp folder).
+
+    The caller owns the file and deletes it. Raises what `opened` raises, and `TooLarge`
+    over the size cap.
+    """
+    with opened(url, limits) as answer:
+        return save(answer, limits, folder)[0]
 
 
 def post(url: str, body: bytes, headers: dict[str, str], limits: Limits) -> int:
@@ -234,7 +278,23 @@ def post(url: str, body: bytes, headers: dict[str, str], limits: Limits) -> int:
         pool.close()
 
 
-def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, folder: str | Path | None) -> Path:
+@dataclass(frozen=True)
+class Window:
+    """Where to cut a body that may never end (a live stream): after `max_bytes`, or at
+    `until` (monotonic seconds), whichever comes first."""
+
+    max_bytes: int
+    until: float
+
+    def closes(self, received: int) -> bool:
+        return received >= self.max_bytes or time.monotonic() > self.until
+
+
+def save(answer: Opened, limits: Limits, folder: str | Path | None, window: Window | None = None) -> tuple[Path, bool]:
+    """The body into a new file in `folder`, under the size cap and the deadline, and
+    whether it ended: without a `window` it always does (or this raises); with one, a
+    body still flowing when the window closes is cut there (False)."""
+    response, deadline = answer.response, answer.deadline
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > limits.max_bytes:
         raise TooLarge("too_large", f"the file is {int(length)} bytes; the limit is {limits.max_bytes}")
@@ -243,6 +303,9 @@ def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, f
         try:
             received = 0
             while chunk := response.read1(_CHUNK):  # returns what has arrived: the deadline is checked often
+                if window is not None and window.closes(received + len(chunk)):
+                    out.write(chunk[: window.max_bytes - received])
+                    return path, False
                 received += len(chunk)
                 if received > limits.max_bytes:
                     raise TooLarge("too_large", f"the file is larger than the limit of {limits.max_bytes} bytes")
@@ -258,7 +321,7 @@ def _save(response: urllib3.BaseHTTPResponse, limits: Limits, deadline: float, f
         except ClearedError:
             path.unlink(missing_ok=True)
             raise
-    return path
+    return path, True
 
 
 def filename_of(url: str) -> str:

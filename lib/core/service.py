@@ -97,8 +97,9 @@ class Service:
     def close(self) -> None:
         self.database.close()
 
-    def sync_audio(self, path: Path) -> Decoded | None:
-        """The decoded audio when it plays no longer than `sync_media_seconds`, else None.
+    def sync_audio(self, path: Path, window: float | None = None) -> Decoded | None:
+        """The decoded audio when it plays no longer than `sync_media_seconds`, else None;
+        given a `window` (a live stream's), its first that many seconds.
 
         One decode both decides between answering now and queueing a task and feeds the
         scan: decoding the file once to measure it and again to scan it was two thirds of
@@ -108,8 +109,9 @@ class Service:
         limit = int(self.settings.sync_media_seconds * self.recognizer.config.sample_rate)
         decoded = Decoded(path, [], audio.Report())
         held = 0
+        window_samples = None if window is None else int(window * self.recognizer.config.sample_rate)
         try:
-            for chunk in audio.stream(path, self.recognizer.config, decoded.report):
+            for chunk in audio.Limited(audio.stream(path, self.recognizer.config, decoded.report), window_samples):
                 held += len(chunk)
                 if held > limit:
                     return None

@@ -26,7 +26,7 @@ def _from_url(req: IdentifyRequest) -> Response:
     request_log.note(api_type=api_type)
     service = current()
     callback = checked_callback(str(req.callbackUrl.root) if req.callbackUrl else None, service.limits)
-    with use_case.received(service, url=str(req.url.root)) as media:
+    with use_case.received(service, url=str(req.url.root), live_seconds=req.live_seconds) as media:
         return _answer(api_type, media, callback, bool(req.include_own))
 
 

@@ -21,7 +21,7 @@ from werkzeug.utils import secure_filename
 from gen.models import AddRequest, CheckRequest, MusicUrlRequest, TrackMetadata
 from lib.core import identify as use_case
 from lib.core import tasks
-from lib.errors import InvalidInput, NotFound
+from lib.errors import InvalidInput, NotFound, UnsupportedMedia
 from lib.products import FINGERPRINT
 from lib.web.access import caller, metered
 from lib.web.context import accepted, current
@@ -43,6 +43,8 @@ def upload_music() -> tuple[Response, int]:
     else:
         receiving = use_case.received(service, url=str(validated(MusicUrlRequest, params()).url.root))
     with receiving as media:
+        if media.source is not None and media.source.live:
+            raise UnsupportedMedia("live_stream", "a live stream has no end to register; send a file or its URL")
         music = service.keep_music(media.path, media.filename, media.source_url, caller().collection)
     body = {
         "musicId": music.music_id,

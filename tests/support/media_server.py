@@ -4,9 +4,13 @@
 /redirect/<n>/<name>     n redirects, then the file
 /status/<code>           an empty answer with that status
 /huge                    claims a body larger than any limit (Content-Length)
-/endless                 streams zeros without a Content-Length, forever
+/endless                 streams zeros without a Content-Length, forever (not audio)
 /drip                    one byte per 0.2 s, forever
-/page                    an HTML page (what a video site's watch URL returns)
+/page                    an HTML page without media of its own
+/watch/<name>            a page whose og:audio is /files/<name> (relative), with a title
+/page-to/<url>           a page whose og:video is <url> (percent-encoded)
+/radio/<name>            an Icecast-style live stream: /files/<name> over and over, no length,
+                         `icy-` headers, at about 4x real time for a 128 kb/s MP3
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 
 def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
@@ -32,9 +37,10 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _stream(self, chunk: bytes, pause: float) -> None:
+        def _stream(self, chunk: bytes, pause: float, headers: dict[str, str] | None = None) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "audio/mpeg")
+            for key, value in (headers or {"Content-Type": "application/octet-stream"}).items():
+                self.send_header(key, value)
             self.end_headers()
             try:
                 while True:
@@ -66,6 +72,20 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
                 self._send(
                     200, b"<!doctype html><title>watch</title><p>a video page</p>", {"Content-Type": "text/html"}
                 )
+            elif parts[0] == "watch" and len(parts) == 2:
+                page = (
+                    '<!doctype html><html><head><meta property="og:title" content="A song, watched">'
+                    f'<meta property="og:audio" content="../files/{parts[1]}"></head><body></body></html>'
+                )
+                self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+            elif parts[0] == "page-to" and len(parts) == 2:
+                page = f'<html><head><meta property="og:video" content="{unquote(parts[1])}"></head></html>'
+                self._send(200, page.encode(), {"Content-Type": "text/html"})
+            elif parts[0] == "radio" and len(parts) == 2 and (folder / parts[1]).is_file():
+                # 16 kB every 0.03 s: about 4x real time for a 128 kb/s MP3
+                song = (folder / parts[1]).read_bytes()
+                headers = {"Content-Type": "audio/mpeg", "icy-name": "Test Radio", "icy-br": "128"}
+                self._stream(song, 0.03 * len(song) / 16384, headers)
             else:
                 self._send(404)
 
