@@ -10,7 +10,7 @@ THREADS ?= 16
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test test-fast pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
-.PHONY: bench-scale
+.PHONY: bench-scale bench-slow
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -93,6 +93,12 @@ bench-scale: $(VENV)/.installed
 .PHONY: bench-tenancy
 bench-tenancy: $(VENV)/.installed
 	OPENBLAS_NUM_THREADS=1 $(PY) -m bench.tenancy --corpus $(CORPUS)
+
+# /healthz timed while 10 clients upload at 20 KB/s each, against the server as `make run`
+# starts it (its own store of the demo catalog); report in bench/SLOW_CLIENTS.md, exits 1
+# when a /healthz call took over 1 s
+bench-slow: $(VENV)/.installed $(DEMO)/catalog.csv
+	$(PY) -m bench.slow_clients --demo $(DEMO) --workers $(WORKERS) --threads $(THREADS)
 
 # the identify API under load (load_test.json): Locust headless against a local server,
 # report in bench/LOAD.md; exits 1 when a scenario misses its criteria
