@@ -5,14 +5,17 @@ THREADS, over real sockets; `make bench-slow` measures the same at full size."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from bench.slow_clients import HealthProber, multipart, upload_all
 from lib.synth.songs import RATE, demo_song
@@ -36,6 +39,54 @@ def test_the_image_and_the_function_run_with_make_runs_threads() -> None:
     threads = make_default("THREADS")
     assert re.search(rf"\bTHREADS={threads}\b", (ROOT / "Dockerfile").read_text())
     assert f"--set-env-vars=THREADS={threads}," in (ROOT / "Makefile").read_text()  # deploy-function
+
+
+class Trickle(io.BytesIO):
+    """A body that arrives at most 100 bytes per `delay` seconds."""
+
+    def __init__(self, data: bytes, delay: float) -> None:
+        super().__init__(data)
+        self.delay = delay
+
+    def read(self, size: int | None = -1) -> bytes:
+        time.sleep(self.delay)
+        return super().read(100 if size is None or size < 0 else min(100, size))
+
+
+def test_a_body_past_its_budget_is_answered_408(make_app: Callable[..., Flask]) -> None:
+    """Without a socket to time out (the test client), the budget is checked between reads."""
+    app = make_app(body_grace_seconds=0.05, body_min_rate=10**9)  # about 0.05 s for any body
+    data = b"--b\r\n" + b"x" * 5000
+    response = app.test_client().post(
+        "/v1/identify/dn",
+        input_stream=Trickle(data, delay=0.1),
+        content_length=len(data),
+        content_type="multipart/form-data; boundary=b",
+    )
+    assert response.status_code == 408
+    body = response.get_json()
+    assert body["status"] == "error" and body["error"]["code"] == "request_timeout"
+    assert "bytes/s" in body["error"]["message"]
+
+
+def test_identify_waits_for_the_processs_cpu_gate(make_app: Callable[..., Flask], tmp_path: Path) -> None:
+    """Many threads per process, one decode-and-scan at a time (CLEARED_CPU_SLOTS=1)."""
+    app = make_app()
+    clip = encode(tmp_path / "clip.mp3", demo_song(4, 24.0)[3 * RATE : 8 * RATE], RATE, "mp3")
+    gate = app.extensions["cleared"].cpu_gate
+    answers: list[int] = []
+
+    def upload() -> None:
+        with clip.open("rb") as f:
+            answers.append(app.test_client().post("/v1/identify/dn", data={"file": f}).status_code)
+
+    caller = threading.Thread(target=upload)
+    with gate:  # another call's CPU work
+        caller.start()
+        caller.join(timeout=1.0)
+        assert caller.is_alive() and not answers
+    caller.join(timeout=30)
+    assert answers == [200]
 
 
 @pytest.fixture(scope="module")
