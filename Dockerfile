@@ -7,8 +7,9 @@ COPY requirements.txt /tmp/requirements.txt
 RUN /venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
 
 FROM python:3.11-slim
-# THREADS and OPENBLAS_NUM_THREADS: what make load measured best on 2 cores (bench/LOAD.md)
-ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 THREADS=2 OPENBLAS_NUM_THREADS=1 \
+# THREADS: many, for slow uploads and downloads (bench/SLOW_CLIENTS.md; identify's CPU work is
+# gated per process, CLEARED_CPU_SLOTS); OPENBLAS_NUM_THREADS=1: bench/LOAD.md
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 THREADS=16 OPENBLAS_NUM_THREADS=1 \
     PORT=8080 CLEARED_DB=/tmp/cleared/cleared.db CLEARED_STORAGE=/tmp/cleared/uploads
 COPY --from=build /venv /venv
 WORKDIR /app

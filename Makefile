@@ -6,11 +6,11 @@ DB ?= data/cleared.db
 DEMO := data/demo
 PORT ?= 8080
 WORKERS ?= 2
-THREADS ?= 2
+THREADS ?= 16
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test test-fast pytest lint typecheck bench bench-long demo gen clean image deploy-run deploy-function
-.PHONY: bench-scale
+.PHONY: bench-scale bench-slow
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -26,9 +26,12 @@ demo: $(VENV)/.installed $(DEMO)/catalog.csv
 	$(PY) -m lib --db $(DB) ingest $(DEMO)/catalog.csv
 
 # The demo catalog, then the API as Cloud Functions serves it: gunicorn with $(WORKERS)
-# workers of $(THREADS) threads, and OpenBLAS on one thread (identify is CPU work: more
-# threads per core only queue calls, and OpenBLAS's spinning helper thread cost 20 ms of
-# CPU per call; bench/LOAD.md) (`make run DEBUG=1`: Flask's reloading debug server instead).
+# workers of $(THREADS) threads, and OpenBLAS on one thread. Many threads so that slow
+# uploads and downloads, which only wait on sockets, leave threads for /healthz and fast
+# calls (bench/SLOW_CLIENTS.md); identify's CPU work still runs one call at a time per
+# process (CLEARED_CPU_SLOTS), as time-slicing it lengthens every call, and OpenBLAS's
+# spinning helper thread cost 20 ms of CPU per call (bench/LOAD.md)
+# (`make run DEBUG=1`: Flask's reloading debug server instead).
 run: demo
 	$(PY) -m lib.cli.showcase --db $(DB) --excerpts $(DEMO)/excerpts --port $(PORT)
 	CLEARED_DB=$(DB) WORKERS=$(WORKERS) THREADS=$(THREADS) OPENBLAS_NUM_THREADS=1 $(VENV)/bin/functions-framework --target=api --source=main.py \
@@ -91,6 +94,12 @@ bench-scale: $(VENV)/.installed
 bench-tenancy: $(VENV)/.installed
 	OPENBLAS_NUM_THREADS=1 $(PY) -m bench.tenancy --corpus $(CORPUS)
 
+# /healthz timed while 10 clients upload at 20 KB/s each, against the server as `make run`
+# starts it (its own store of the demo catalog); report in bench/SLOW_CLIENTS.md, exits 1
+# when a /healthz call took over 1 s
+bench-slow: $(VENV)/.installed $(DEMO)/catalog.csv
+	$(PY) -m bench.slow_clients --demo $(DEMO) --workers $(WORKERS) --threads $(THREADS)
+
 # the identify API under load (load_test.json): Locust headless against a local server,
 # report in bench/LOAD.md; exits 1 when a scenario misses its criteria
 .PHONY: load
@@ -128,7 +137,7 @@ deploy-function:
 	$(GCLOUD) functions deploy $(SERVICE) --gen2 --region=$(REGION) --runtime=python311 \
 		--source=. --entry-point=api --trigger-http --allow-unauthenticated \
 		--memory=2Gi --cpu=1 --timeout=300s --max-instances=$(MAX_INSTANCES) \
-		--set-env-vars=THREADS=2,OPENBLAS_NUM_THREADS=1,CLEARED_DB=/tmp/cleared.db,CLEARED_CATALOG_URL=$(CATALOG_URL),CLEARED_STORAGE=gs://$(BUCKET)/$(STAGE)/uploads \
+		--set-env-vars=THREADS=16,OPENBLAS_NUM_THREADS=1,CLEARED_DB=/tmp/cleared.db,CLEARED_CATALOG_URL=$(CATALOG_URL),CLEARED_STORAGE=gs://$(BUCKET)/$(STAGE)/uploads \
 		--set-secrets=CLEARED_WEBHOOK_SECRET=cleared-webhook-secret:latest
 
 clean:

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # ... or, with no list, any of them when this is set (local testing only)
     allow_private_urls: bool = False
+    # slow clients (lib/web/slow_bodies.py): the first n bytes of a request body must have
+    # arrived body_grace_seconds + n / body_min_rate seconds after the request began, else 408
+    body_min_rate: int = Field(default=8192, gt=0, description="bytes per second, on average")
+    body_grace_seconds: float = Field(default=10.0, gt=0)
+    # identify's decode, fingerprint and match run this many at once per server process (the
+    # process's CPU share: it has one GIL); calls beyond wait their turn (lib/core/service.py)
+    cpu_slots: int = Field(default=1, ge=1)
     # the fingerprint-index API: uploaded music, background tasks, webhooks
     storage: str = Field(
         default="data/uploads", description="where uploaded music is kept: a folder or gs://bucket/prefix"

@@ -69,13 +69,16 @@ def identify(
     """The product's result for `owner` now (the reference catalog, and with `include_own`
     the owner's collection too), or, for media longer than `sync_media_seconds`, the
     queued task that will scan the kept file. `callback_url` is already checked
-    (lib/core/webhooks.py: `checked_callback`); the seconds analysed are counted to `bill`."""
-    decoded = service.sync_audio(media.path, media.live_seconds)
-    if decoded is None:
+    (lib/core/webhooks.py: `checked_callback`); the seconds analysed are counted to `bill`.
+    Decoding and scanning wait for the process's CPU gate (`Service.cpu_gate`); storing a
+    long file for its task and billing do not."""
+    with service.cpu_gate:
+        decoded = service.sync_audio(media.path, media.live_seconds)
+        analysis = None if decoded is None else service.analyse(decoded, searched(owner, include_own))
+    if analysis is None:
         music = service.keep_music(media.path, media.filename, media.source_url, owner)
         request = tasks.billed({"api_type": api_type, "include_own": include_own}, bill)
         return service.tasks.enqueue(tasks.IDENTIFY, music.music_id, request, callback_url, owner)
-    analysis = service.analyse(decoded, searched(owner, include_own))
     service.bill(bill, analysis.seconds)
     return _judged(api_type, analysis, media.source)
 
@@ -95,6 +98,8 @@ def preview(
     service: Service, api_type: str, media: Received, max_seconds: float, tap: Callable[[np.ndarray], None]
 ) -> tuple[Result, Analysis]:
     """Always answered while the client waits (the demo page): at most `max_seconds` of
-    the media are analysed, and `tap` sees the decoded samples (its waveform)."""
-    analysis = service.analyse_file(media.path, searched(REFERENCE, include_own=False), max_seconds, tap)
+    the media are analysed, and `tap` sees the decoded samples (its waveform); under the
+    CPU gate, as `identify` is."""
+    with service.cpu_gate:
+        analysis = service.analyse_file(media.path, searched(REFERENCE, include_own=False), max_seconds, tap)
     return _judged(api_type, analysis, media.source), analysis

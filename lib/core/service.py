@@ -9,6 +9,7 @@ does each command of the command line and each worker process.
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,14 @@ class Service:
         self.tasks = TaskStore(self.database, max_runs=settings.task_max_runs)
         self.keys = KeyStore(self.database, clock)
         self.webhook_secrets = WebhookSecrets(self.database)
+        # The CPU-heavy step of a call (decode, fingerprint, match: ~20-30 ms of CPU under the
+        # GIL) runs `cpu_slots` at a time in this process; the others wait for their turn.
+        # Why: a server process has many threads so that slow uploads and downloads, which
+        # only wait on sockets, do not hold up /healthz and fast calls (lib/web/slow_bodies.py);
+        # left to time-slice, that many CPU-bound calls would each take as long as all of
+        # them together (4 threads: p99 830 ms at 50 calls/s, bench/LOAD.md). Taken in turn,
+        # each takes its own time plus the queue's.
+        self.cpu_gate = threading.BoundedSemaphore(settings.cpu_slots)
 
     @cached_property
     def uploads(self) -> Uploads:

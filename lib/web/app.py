@@ -22,7 +22,7 @@ from lib.core.service import Service
 from lib.core.worker import Workers
 from lib.settings import Settings
 from lib.store.keys import Clock, utc_now
-from lib.web import access, errors, request_log
+from lib.web import access, errors, request_log, slow_bodies
 from lib.web.context import current, workers
 from lib.web.demo import demo_page
 from lib.web.docs import docs
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flas
     app.extensions["cleared_workers"] = Workers(service, settings.task_workers)
     errors.register(app)
     request_log.init_app(app)  # first: its ids are on every other hook's log entries
+    slow_bodies.init_app(app, settings)  # next: before any hook can read a body
     app.before_request(_start_workers)
     app.register_blueprint(identify)
     app.register_blueprint(index_api)
