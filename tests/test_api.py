@@ -18,6 +18,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 import soundfile
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -50,7 +51,41 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # all of DEMO04, played 3 % fast (resampled, so pitch and tempo both change)
     soundfile.write(folder / "demo04_fast.wav", demo_song(3, 24.0), round(RATE * 1.03))
     (folder / "notes.txt").write_text("not audio at all\n" * 100)
+    _hls(folder)
     return folder
+
+
+KEY, IV = bytes(range(16)), bytes(range(16, 32))
+
+
+def _hls(folder: Path) -> None:
+    """DEMO05 as four 5 s MPEG-TS segments, in an on-demand, a live, a master, an AES-128
+    and a hostile playlist (one segment on another loopback address)."""
+    samples = demo_song(4, 24.0)
+    names = []
+    for n in range(4):
+        names.append(f"seg{n}.ts")
+        encode(folder / names[-1], samples[n * 5 * RATE : (n + 1) * 5 * RATE], RATE, "aac")
+        encryptor = Cipher(algorithms.AES(KEY), modes.CBC(IV)).encryptor()
+        plain = (folder / names[-1]).read_bytes()
+        pad = 16 - len(plain) % 16
+        (folder / f"enc{n}.ts").write_bytes(encryptor.update(plain + bytes([pad]) * pad) + encryptor.finalize())
+    (folder / "key.bin").write_bytes(KEY)
+
+    def playlist(name: str, lines: list[str], ended: bool = True) -> None:
+        head = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:5", "#EXT-X-MEDIA-SEQUENCE:0"]
+        (folder / name).write_text("\n".join(head + lines + (["#EXT-X-ENDLIST"] if ended else [])) + "\n")
+
+    segments = [line for name in names for line in ("#EXTINF:5.0,", name)]
+    playlist("vod.m3u8", segments)
+    playlist("live.m3u8", segments, ended=False)
+    playlist("enc.m3u8", [f'#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x{IV.hex()}'] + [
+        line.replace("seg", "enc") for line in segments
+    ])  # fmt: skip
+    playlist("hostile.m3u8", [*segments[:2], "#EXTINF:5.0,", "http://127.0.0.2:9/seg1.ts"])
+    (folder / "master.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nmissing_hi.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=64000\nvod.m3u8\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +264,33 @@ def test_a_live_stream_is_heard_for_its_window_and_never_cleared(client: FlaskCl
     assert result["status"] == "incomplete" and result["reason"]["code"] == "live" and result["cleared"] is False
     assert result["analysed_seconds"] == pytest.approx(8, abs=0.1)
     assert "DEMO01" in {s["track_id"] for s in result["songs"]}
+
+
+@pytest.mark.parametrize("playlist", ["vod.m3u8", "master.m3u8", "enc.m3u8"])
+def test_an_hls_playlist_is_fetched_segment_by_segment(client: FlaskClient, base_url: str, playlist: str) -> None:
+    [result] = identify(client, "dn", f"{base_url}/files/{playlist}")["result"]
+    assert [s["track_id"] for s in result["songs"]] == ["DEMO05"]
+    assert result["live"] is False and result["status"] == "complete"
+    assert result["analysed_seconds"] == pytest.approx(20, abs=0.5)
+
+
+def test_a_live_hls_playlist_is_heard_at_its_newest_segments(client: FlaskClient, base_url: str) -> None:
+    [result] = identify(client, "dn", f"{base_url}/files/live.m3u8", live_seconds="10")["result"]
+    assert result["live"] is True and result["reason"]["code"] == "live"
+    assert result["analysed_seconds"] == pytest.approx(10, abs=0.5)
+    assert [(s["track_id"], round(s["ref_start"] / 1000)) for s in result["songs"]] == [("DEMO05", 10)]
+
+
+def test_a_playlist_whose_segment_points_at_loopback_is_refused(
+    catalog_store: str, tmp_path: Path, base_url: str
+) -> None:
+    settings = _settings(catalog_store, storage=str(tmp_path), allow_private_urls=False, allowed_hosts="127.0.0.1")
+    app = create_app(settings)
+    try:
+        body = identify(app.test_client(), "dn", f"{base_url}/files/hostile.m3u8", status=422)
+        assert body["error"]["code"] == "url_not_allowed"
+    finally:
+        shutdown(app)
 
 
 def test_redirects_within_the_limit_are_followed(client: FlaskClient, base_url: str) -> None:

@@ -4,6 +4,8 @@ the same address rules, size cap, deadline and redirect limit as a plain downloa
 
     url ─▶ opened ─▶ HTML page?  ─▶ its own media link (og:audio/og:video, <audio>,
                                      <video>, <source>, <link rel=alternate>) ─▶ fetched
+                 ─▶ HLS?         ─▶ its segments, each fetched under the same rules (hls.py):
+                                     all of an on-demand one, the newest `live_seconds` of a live one
                  ─▶ live audio?  ─▶ `live_seconds` of it (Icecast/SHOUTcast: an audio
                                      body without a length, `icy-` headers)
                  ─▶ otherwise    ─▶ the file
@@ -20,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-from lib.core import media
+from lib.core import hls, media
 from lib.core.media import Limits, Opened
 from lib.errors import UnsupportedMedia
 
@@ -70,6 +72,9 @@ def fetch(url: str, limits: Limits, folder: str | Path | None, live_seconds: flo
 def _media(answer: Opened, limits: Limits, folder: str | Path | None, live_seconds: float) -> Fetched:
     """The body as a file; of a live stream, about `live_seconds` of it."""
     headers = answer.response.headers
+    if hls.is_playlist(answer.content_type, answer.url):
+        path, live = hls.fetch(hls.read(answer), limits, folder, live_seconds)
+        return Fetched(path, Source(answer.url, live=live))
     if not _maybe_live(answer):
         return Fetched(media.save(answer, limits, folder)[0], Source(answer.url))
     # about `live_seconds` of audio: its bytes at the stated bitrate (or more), or that
