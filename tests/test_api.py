@@ -21,7 +21,9 @@ import soundfile
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from flask import Flask
 from flask.testing import FlaskClient
+from yt_dlp.extractor.common import InfoExtractor
 
+from lib.core import sites
 from lib.settings import Settings
 from lib.store import Catalog
 from lib.synth.songs import RATE, demo_song, song
@@ -289,6 +291,56 @@ def test_a_playlist_whose_segment_points_at_loopback_is_refused(
     try:
         body = identify(app.test_client(), "dn", f"{base_url}/files/hostile.m3u8", status=422)
         assert body["error"]["code"] == "url_not_allowed"
+    finally:
+        shutdown(app)
+
+
+class LocalTube(InfoExtractor):
+    """A stand-in for a video site (YouTube and the others cannot be reached from here):
+    its watch URL's media are described by a JSON answer, as a site's own API would, which
+    the extractor fetches through yt-dlp's networking, so through our request handler."""
+
+    _VALID_URL = r"http://127\.0\.0\.1:\d+/tube/(?P<id>[\w-]+)"
+
+    def _real_extract(self, url: str) -> dict[str, Any]:
+        video_id = self._match_id(url)
+        described = self._download_json(url.replace("/tube/", "/files/") + ".json", video_id)
+        if "api" in described:  # the site's page sends the extractor on to another address
+            described = self._download_json(described["api"], video_id)
+        return {"id": video_id, **described}
+
+
+@pytest.fixture
+def local_tube(media: Path, base_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(sites, "_extractors", lambda: [LocalTube])
+    formats = [
+        {"format_id": "video", "url": f"{base_url}/files/mix.mp4", "vcodec": "mpeg4", "acodec": "aac", "tbr": 900},
+        {"format_id": "audio", "url": f"{base_url}/files/demo01_excerpt.mp3", "vcodec": "none", "acodec": "mp3",
+         "abr": 128},
+        {"format_id": "thin", "url": f"{base_url}/files/missing.opus", "vcodec": "none", "acodec": "opus", "abr": 12},
+    ]  # fmt: skip
+    (media / "song.json").write_text(json.dumps({"title": "On LocalTube", "duration": 10, "formats": formats}))
+    (media / "hostile.json").write_text(json.dumps({"api": "http://169.254.169.254/computeMetadata/v1/"}))
+    return f"{base_url}/tube"
+
+
+def test_a_site_page_is_identified_through_yt_dlp_by_its_smallest_good_audio(
+    client: FlaskClient, local_tube: str, base_url: str
+) -> None:
+    [result] = identify(client, "dn", f"{local_tube}/song")["result"]
+    assert [s["track_id"] for s in result["songs"]] == ["DEMO01"]  # the 128 kb/s audio, not the video nor 12 kb/s
+    assert result["source"] == {
+        "page": f"{local_tube}/song", "media_url": f"{base_url}/files/demo01_excerpt.mp3", "title": "On LocalTube",
+        "duration": 10.0,
+    }  # fmt: skip
+
+
+def test_yt_dlp_requests_go_through_the_address_rules(catalog_store: str, tmp_path: Path, local_tube: str) -> None:
+    settings = _settings(catalog_store, storage=str(tmp_path), allow_private_urls=False, allowed_hosts="127.0.0.1")
+    app = create_app(settings)
+    try:
+        body = identify(app.test_client(), "dn", f"{local_tube}/hostile", status=422)
+        assert body["error"]["code"] == "url_not_allowed" and "169.254.169.254" in body["error"]["message"]
     finally:
         shutdown(app)
 

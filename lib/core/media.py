@@ -213,17 +213,21 @@ class Opened:
 
 
 @contextmanager
-def opened(url: str, limits: Limits, headers: dict[str, str] | None = None) -> Iterator[Opened]:
-    """GET `url` under the address rules, following redirects by hand (each target checked
-    again, at most `max_redirects`); the answer's body is left for the caller to read
-    within `limits.timeout`. Raises `InvalidInput` for a URL we will not fetch and
-    `UpstreamFailed` when the server fails or is too slow."""
+def opened(
+    url: str, limits: Limits, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None,
+    errors: bool = False,
+) -> Iterator[Opened]:  # fmt: skip
+    """Request `url` under the address rules, following redirects by hand (each target
+    checked again, at most `max_redirects`; 301-303 go on as a GET, as browsers do); the
+    answer's body is left for the caller to read within `limits.timeout`. Raises
+    `InvalidInput` for a URL we will not fetch and `UpstreamFailed` when the server fails,
+    is too slow, or (unless `errors`: then the answer is the caller's) answers 4xx/5xx."""
     deadline = time.monotonic() + limits.timeout
     for _ in range(limits.max_redirects + 1):
         parsed, pool, base = _connect(url, limits)
         try:
             response = pool.urlopen(
-                "GET", parsed.request_uri, headers={**base, **(headers or {})}, redirect=False,
+                method, parsed.request_uri, body=body, headers={**base, **(headers or {})}, redirect=False,
                 preload_content=False, retries=False,
             )  # fmt: skip
         except urllib3.exceptions.TimeoutError:
@@ -235,8 +239,10 @@ def opened(url: str, limits: Limits, headers: dict[str, str] | None = None) -> I
         try:
             if response.status in _REDIRECTS and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
+                if response.status in (301, 302, 303):
+                    method, body = "GET", None
                 continue
-            if response.status >= 400:
+            if response.status >= 400 and not errors:
                 raise UpstreamFailed("download_failed", f"{parsed.host} answered HTTP {response.status}")
             yield Opened(url, response, deadline)
             return

@@ -2,7 +2,8 @@
 media, or a window of a live stream. Every request goes through `media.opened`, under
 the same address rules, size cap, deadline and redirect limit as a plain download.
 
-    url ─▶ opened ─▶ HTML page?  ─▶ its own media link (og:audio/og:video, <audio>,
+    url ─▶ a site yt-dlp knows (YouTube, SoundCloud...)? ─▶ its chosen format (sites.py) ─▶ fetched
+        ─▶ opened ─▶ HTML page?  ─▶ its own media link (og:audio/og:video, <audio>,
                                      <video>, <source>, <link rel=alternate>) ─▶ fetched
                  ─▶ HLS?         ─▶ its segments, each fetched under the same rules (hls.py):
                                      all of an on-demand one, the newest `live_seconds` of a live one
@@ -20,11 +21,15 @@ import time
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlparse
 
-from lib.core import hls, media
+from lib.core import hls, media, sites
 from lib.core.media import Limits, Opened
 from lib.errors import UnsupportedMedia
+
+if TYPE_CHECKING:
+    from yt_dlp.extractor.common import InfoExtractor
 
 PAGE_BYTES = 2 * 2**20  # of a page read to find its media
 _PAGE_TYPES = {"text/html", "application/xhtml+xml"}
@@ -53,6 +58,9 @@ class Fetched:
 
 def fetch(url: str, limits: Limits, folder: str | Path | None, live_seconds: float) -> Fetched:
     """The media `url` points at, in a new file in `folder` (see the module docstring)."""
+    site = sites.extractor_for(url)
+    if site is not None:
+        return _from_site(url, site, limits, folder, live_seconds)
     with media.opened(url, limits) as answer:
         if answer.content_type not in _PAGE_TYPES:
             return _media(answer, limits, folder, live_seconds)
@@ -67,6 +75,24 @@ def fetch(url: str, limits: Limits, folder: str | Path | None, live_seconds: flo
             raise UnsupportedMedia("no_media", "the page's media link leads to another page")
         fetched = _media(answer, limits, folder, live_seconds)
     return Fetched(fetched.path, Source(fetched.source.media_url, url, page.title, page.duration, fetched.source.live))
+
+
+def _from_site(
+    url: str, site: type[InfoExtractor], limits: Limits, folder: str | Path | None, live_seconds: float
+) -> Fetched:
+    """A page of a site yt-dlp knows: its chosen format, fetched as any media is."""
+    info = sites.media_of(url, site, limits)
+    chosen = sites.chosen_format(info)
+    with media.opened(chosen["url"], limits, headers=chosen.get("http_headers")) as answer:
+        fetched = _media(answer, limits, folder, live_seconds)
+    duration = info.get("duration")
+    return Fetched(
+        fetched.path,
+        Source(
+            chosen["url"], url, info.get("title"), float(duration) if duration else None,
+            fetched.source.live or bool(info.get("is_live")),
+        ),
+    )  # fmt: skip
 
 
 def _media(answer: Opened, limits: Limits, folder: str | Path | None, live_seconds: float) -> Fetched:
