@@ -85,6 +85,19 @@ def _hls(folder: Path) -> None:
         line.replace("seg", "enc") for line in segments
     ])  # fmt: skip
     playlist("hostile.m3u8", [*segments[:2], "#EXTINF:5.0,", "http://127.0.0.2:9/seg1.ts"])
+    mpd = (
+        '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="{kind}" '
+        'mediaPresentationDuration="PT20S"><Period><AdaptationSet contentType="video">'
+        '<Representation id="v" bandwidth="900000"><BaseURL>missing.mp4</BaseURL></Representation></AdaptationSet>'
+        '<AdaptationSet contentType="audio"><Representation id="a" bandwidth="64000">{template}</Representation>'
+        "</AdaptationSet></Period></MPD>"
+    )
+    numbered = '<SegmentTemplate media="seg$Number$.ts" startNumber="0" duration="5" timescale="1"/>'
+    timeline = '<SegmentTemplate media="seg$Number$.ts" startNumber="0"><SegmentTimeline><S t="0" d="5" r="3"/>'
+    (folder / "vod.mpd").write_text(mpd.format(kind="static", template=numbered))
+    (folder / "live.mpd").write_text(
+        mpd.format(kind="dynamic", template=timeline + "</SegmentTimeline></SegmentTemplate>")
+    )
     (folder / "master.m3u8").write_text(
         "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nmissing_hi.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=64000\nvod.m3u8\n"
     )
@@ -274,6 +287,15 @@ def test_an_hls_playlist_is_fetched_segment_by_segment(client: FlaskClient, base
     assert [s["track_id"] for s in result["songs"]] == ["DEMO05"]
     assert result["live"] is False and result["status"] == "complete"
     assert result["analysed_seconds"] == pytest.approx(20, abs=0.5)
+
+
+def test_a_dash_manifest_is_fetched_by_its_audio_representation(client: FlaskClient, base_url: str) -> None:
+    [result] = identify(client, "dn", f"{base_url}/files/vod.mpd")["result"]
+    assert [s["track_id"] for s in result["songs"]] == ["DEMO05"] and result["live"] is False
+    assert result["analysed_seconds"] == pytest.approx(20, abs=0.5)
+    [live] = identify(client, "dn", f"{base_url}/files/live.mpd", live_seconds="10")["result"]
+    assert live["live"] is True and live["analysed_seconds"] == pytest.approx(10, abs=0.5)
+    assert [(s["track_id"], round(s["ref_start"] / 1000)) for s in live["songs"]] == [("DEMO05", 10)]
 
 
 def test_a_live_hls_playlist_is_heard_at_its_newest_segments(client: FlaskClient, base_url: str) -> None:

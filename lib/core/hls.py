@@ -118,10 +118,12 @@ def fetch(playlist: Playlist, limits: Limits, folder: str | Path | None, live_se
             start -= 1
             covered += segments[start].seconds or live_seconds
         segments = segments[start:]
-    return _joined(segments, limits, folder), not playlist.ended
+    return join(segments, limits, folder), not playlist.ended
 
 
-def _joined(segments: list[Segment], limits: Limits, folder: str | Path | None) -> Path:
+def join(segments: list[Segment], limits: Limits, folder: str | Path | None) -> Path:
+    """The segments, each fetched under the rules (decrypted, behind its init section), in
+    one new file in `folder` (DASH's too: dash.py)."""
     keys: dict[str, bytes] = {}
     written, init = 0, None
     with tempfile.NamedTemporaryFile(prefix=INCOMING, dir=folder, delete=False) as out:

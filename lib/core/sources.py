@@ -5,8 +5,8 @@ the same address rules, size cap, deadline and redirect limit as a plain downloa
     url ─▶ a site yt-dlp knows (YouTube, SoundCloud...)? ─▶ its chosen format (sites.py) ─▶ fetched
         ─▶ opened ─▶ HTML page?  ─▶ its own media link (og:audio/og:video, <audio>,
                                      <video>, <source>, <link rel=alternate>) ─▶ fetched
-                 ─▶ HLS?         ─▶ its segments, each fetched under the same rules (hls.py):
-                                     all of an on-demand one, the newest `live_seconds` of a live one
+                 ─▶ HLS, DASH?   ─▶ their segments, each fetched under the same rules (hls.py,
+                                     dash.py): all of an on-demand one, the newest `live_seconds` of a live one
                  ─▶ live audio?  ─▶ `live_seconds` of it (Icecast/SHOUTcast: an audio
                                      body without a length, `icy-` headers)
                  ─▶ otherwise    ─▶ the file
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlparse
 
-from lib.core import hls, media, sites
+from lib.core import dash, hls, media, sites
 from lib.core.media import Limits, Opened
 from lib.errors import UnsupportedMedia
 
@@ -101,6 +101,10 @@ def _media(answer: Opened, limits: Limits, folder: str | Path | None, live_secon
     if hls.is_playlist(answer.content_type, answer.url):
         path, live = hls.fetch(hls.read(answer), limits, folder, live_seconds)
         return Fetched(path, Source(answer.url, live=live))
+    if dash.is_manifest(answer.content_type, answer.url):
+        manifest = answer.read(hls.PLAYLIST_BYTES).decode("utf-8", "replace")
+        listed, live = dash.segments(manifest, answer.url, live_seconds)
+        return Fetched(hls.join(listed, limits, folder), Source(answer.url, live=live))
     if not _maybe_live(answer):
         return Fetched(media.save(answer, limits, folder)[0], Source(answer.url))
     # about `live_seconds` of audio: its bytes at the stated bitrate (or more), or that
