@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
@@ -109,6 +109,65 @@ class Song(BaseModel):
     """
     where the track is: the operator's reference catalog, or your own collection (include_own, check)
     """
+
+
+class State(StrEnum):
+    """
+    reconnecting: the source dropped; retried with backoff
+    """
+
+    watching = "watching"
+    reconnecting = "reconnecting"
+
+
+class Stream(BaseModel):
+    streamId: str
+    url: str
+    callbackUrl: str
+    name: str
+    include_own: bool
+    state: State
+    """
+    reconnecting: the source dropped; retried with backoff
+    """
+    last_song: dict[str, Any] | None
+    """
+    the last song event's track, started_at and offset
+    """
+    last_error: str | None
+    listened_seconds: Annotated[float, Field(ge=0.0)]
+    created_at: str
+
+
+class StreamList(BaseModel):
+    streams: list[Stream]
+
+
+class Event(StrEnum):
+    song = "song"
+    stream_error = "stream_error"
+    stream_recovered = "stream_recovered"
+
+
+class StreamEventPayload(BaseModel):
+    """
+    What a watched stream's webhook receives. `song`: `track` (the fields of an identify
+    song), `started_at` (when it started in the stream, ISO 8601) and `offset` (seconds
+    into the recording at that moment); `stream_error`: `error`; `stream_recovered`.
+
+    """
+
+    event: Event
+    streamId: str
+    name: str
+    at: str
+    """
+    when the event was made, ISO 8601
+    """
+    track: Song | None = None
+    started_at: str | None = None
+    offset: float | None = None
+    error: str | None = None
 
 
 class Day(BaseModel):
@@ -388,7 +447,7 @@ class Delivery(BaseModel):
     duration_ms: float
 
 
-class State(StrEnum):
+class State1(StrEnum):
     none = "none"
     pending = "pending"
     delivered = "delivered"
@@ -396,7 +455,7 @@ class State(StrEnum):
 
 
 class Webhook(BaseModel):
-    state: State
+    state: State1
     deliveries: list[Delivery]
 
 
@@ -471,6 +530,19 @@ class UploadOptions(BaseModel):
     include_own: bool | None = False
     """
     also match your own collection (see the include_own parameter)
+    """
+
+
+class StreamRequest(BaseModel):
+    url: MediaUrl
+    callbackUrl: CallbackUrl
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    yours, echoed in every event
+    """
+    include_own: bool | None = False
+    """
+    also report songs of your own collection
     """
 
 

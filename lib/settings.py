@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # task threads per server process; 0: tasks run only in `python -m lib worker` processes
     task_workers: int = Field(default=2, ge=0)
     task_lease_seconds: float = Field(default=30.0, gt=0, description="a silent worker's task is run again after this")
+    # monitored streams (lib/core/streams.py): at most this many watched by each worker
+    # process (0: none here), each held under a lease another process takes over when it runs out
+    stream_capacity: int = Field(default=50, ge=0)
+    stream_lease_seconds: float = Field(default=30.0, gt=0)
     task_max_runs: int = Field(default=3, ge=1)
     # unset: one is generated and kept in the store (`python -m lib webhook-secret` prints it)
     webhook_secret: SecretStr | None = None

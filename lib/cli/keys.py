@@ -56,6 +56,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--minutes", type=float, default=None, help="media minutes analysed per calendar month (default: unlimited)"
     )
+    p.add_argument("--streams", type=int, default=None, help="streams monitored at once (default: unlimited)")
     p.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=f"rate limit (default {DEFAULT_RATE})")
     expiry = p.add_mutually_exclusive_group()
     expiry.add_argument("--expires", type=_day, help="last day is the one before (YYYY-MM-DD, UTC)")
@@ -81,15 +82,15 @@ def add_parser(commands: Any) -> None:
 def run(store: KeyStore, webhook_secrets: WebhookSecrets, args: argparse.Namespace) -> int:
     command = args.keys_command
     if command == "create":
-        if (args.quota is not None and args.quota < 0) or (args.minutes is not None and args.minutes < 0):
-            print("error: --quota and --minutes must be 0 or more", file=sys.stderr)
+        if any(limit is not None and limit < 0 for limit in (args.quota, args.minutes, args.streams)):
+            print("error: --quota, --minutes and --streams must be 0 or more", file=sys.stderr)
             return 2
         if not args.owner.strip():
             print("error: --owner must name someone", file=sys.stderr)
             return 2
         expires = args.expires or (store.clock() + timedelta(days=args.days) if args.days else None)
         key, stored = store.create(
-            args.owner, args.products, args.quota, args.rate, expires, args.operator, args.minutes
+            args.owner, args.products, args.quota, args.rate, expires, args.operator, args.minutes, args.streams
         )
         # a new customer's webhook secret comes with its first key, shown once too
         secret = None if args.operator else webhook_secrets.create(args.owner)

@@ -29,6 +29,7 @@ from lib.fingerprint.spectrogram import fast_fft
 from lib.settings import Settings
 from lib.store.catalog import REFERENCE
 from lib.store.keys import Clock, KeyStore, utc_now
+from lib.store.streams import StreamStore
 from lib.store.tasks import Music, TaskStore
 from lib.store.webhook_secrets import WebhookSecrets
 
@@ -65,6 +66,7 @@ class Service:
         self.tasks = TaskStore(self.database, max_runs=settings.task_max_runs)
         self.keys = KeyStore(self.database, clock)
         self.webhook_secrets = WebhookSecrets(self.database)
+        self.streams = StreamStore(self.database)
         # The CPU-heavy step of a call (decode, fingerprint, match: ~20-30 ms of CPU under the
         # GIL) runs `cpu_slots` at a time in this process; the others wait for their turn.
         # Why: a server process has many threads so that slow uploads and downloads, which

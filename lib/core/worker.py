@@ -1,4 +1,5 @@
-"""Threads that run queued tasks and deliver their webhooks.
+"""Threads that run queued tasks, deliver webhooks (tasks' and monitored streams'), and
+watch the monitored streams (lib/core/streams.py).
 
 The same loop runs inside each server process (`CLEARED_TASK_WORKERS` threads, started
 with the first request the process serves: gunicorn forks its workers after importing
@@ -19,6 +20,7 @@ from loguru import logger
 
 from lib.core import tasks, webhooks
 from lib.core.service import Service
+from lib.core.streams import Watching
 from lib.errors import ClearedError
 from lib.store.tasks import Delivery, Task
 
@@ -35,6 +37,7 @@ class Workers:
         self._lock = threading.Lock()
         self._started: list[threading.Thread] = []
         self._pid = 0  # the process whose threads `_started` are
+        self.watching: Watching | None = None  # the monitored streams it watches (lib/core/streams.py)
 
     def start(self) -> None:
         """Start the threads, once per process (a forked child has none of its parent's)."""
@@ -48,6 +51,9 @@ class Workers:
             self._started.append(threading.Thread(target=self._heartbeat, name="cleared-heartbeat", daemon=True))
             for thread in self._started:
                 thread.start()
+            if self.service.settings.stream_capacity:
+                self.watching = Watching(self.service)
+                self.watching.start()
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -56,12 +62,14 @@ class Workers:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
+        if self.watching is not None:
+            self.watching.stop(timeout)
         for thread in self._started:
             thread.join(timeout)
 
     def run_once(self) -> bool:
         """Run one due task or deliver one due webhook; False if there was nothing to do."""
-        return self._run_task() or self._deliver()
+        return self._run_task() or self._deliver() or self._deliver_event()
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -124,6 +132,25 @@ class Workers:
             log.warning("webhook failed")
         else:
             log.bind(latency_ms=outcome.duration_ms).info("webhook delivered")
+        return True
+
+    def _deliver_event(self) -> bool:
+        """One due webhook of a monitored stream's event (lib/core/streams.py)."""
+        settings = self.service.settings
+        event = self.service.streams.claim_event(settings.webhook_timeout * 3)
+        if event is None:
+            return False
+        limits = replace(self.service.limits, connect_timeout=settings.webhook_timeout)
+        secrets = self.service.signing_secrets(event.owner)
+        outcome = webhooks.deliver(
+            event.callback_url, event.body.encode(), secrets, event.event_id, event.attempts, limits
+        )
+        retry = outcome.error is not None and event.attempts < settings.webhook_max_attempts
+        retry_in = webhooks.backoff(event.attempts, settings.webhook_backoff_seconds) if retry else None
+        self.service.streams.delivered(event.event_id, outcome.error, retry_in)
+        error = outcome.error.split(":")[0] if outcome.error else None
+        log = logger.bind(stream_id=event.stream_id, attempt=event.attempts, status=outcome.status_code, error=error)
+        (log.warning if error else log.info)("stream webhook " + ("failed" if error else "delivered"))
         return True
 
     def _post(self, task: Task, attempt: int) -> Delivery:

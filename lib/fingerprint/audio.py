@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -109,12 +110,22 @@ def _pull(graph: av.filter.Graph) -> Iterator[Chunk]:
         yield out.to_ndarray().reshape(-1)
 
 
-def _decode_ffmpeg(path: Path, rate: int) -> Iterator[Chunk]:
-    with av.open(str(path)) as container:
+def _decode_ffmpeg(path: Path | BinaryIO, rate: int) -> Iterator[Chunk]:
+    with av.open(str(path) if isinstance(path, Path) else path, "r") as container:
         if not container.streams.audio:
-            raise DecodeError(f"{path.name}: no audio stream")
+            raise DecodeError(f"{getattr(path, 'name', 'the stream')}: no audio stream")
         stream = container.streams.audio[0]
         yield from _frames_to_chunks(_decoded(container, stream), rate)
+
+
+def stream_from(source: BinaryIO, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
+    """Decode audio as it is read from `source` (a live stream's body: no seeking, no
+    end), in chunks at the engine's rate. Raises `DecodeError` when it is not audio, and
+    FFmpeg's error when the stream breaks."""
+    try:
+        yield from _decode_ffmpeg(source, config.sample_rate)
+    except av.InvalidDataError as error:
+        raise DecodeError(f"not audio that can be decoded: {error}") from error
 
 
 def _decoded(container: av.container.InputContainer, stream: av.AudioStream) -> Iterator[av.AudioFrame]:

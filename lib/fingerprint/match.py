@@ -95,13 +95,17 @@ def _best_cells(cell: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarra
     return keys[keep], merged[keep], sample[keep]
 
 
-def find_matches(marks: Landmarks, index: HashIndex, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
+def find_matches(
+    marks: Landmarks, index: HashIndex, config: EngineConfig = DEFAULT, limit: int = 5, wide: bool = True
+) -> list[Match]:
     """Return the tracks of `index` heard in the query, best first, at most `limit`.
 
     Unmodified audio is the common case and the cheapest: the identity warp is searched
     first, and its answer stands if the fitted speed confirms it. Only otherwise is the
     whole warp grid searched. Each search is judged against the chance level of its own
     number of hypotheses (see score.py), so the first is both faster and more sensitive.
+    Without `wide`, the wide speed and pitch lines are left out (a monitored stream: its
+    windows, mostly of music the catalog does not hold, would all reach that stage).
     """
     if len(marks) == 0 or not index.track_ids:
         return []
@@ -110,10 +114,10 @@ def find_matches(marks: Landmarks, index: HashIndex, config: EngineConfig = DEFA
         return unwarped
     near = full_grid(config)
     found = search(marks, index, near, config, limit)
-    if found:
+    if found or not wide:
         return found
-    wide = wide_grid(config)
-    return search(marks, index, wide, config, limit, n_warps=len(near) + len(wide))
+    lines = wide_grid(config)
+    return search(marks, index, lines, config, limit, n_warps=len(near) + len(lines))
 
 
 def search(

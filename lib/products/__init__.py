@@ -13,7 +13,8 @@ from lib.errors import NotFound
 # what `api_type` may be; routes.py and openapi.yaml's ApiType list the same (tests check)
 API_TYPES = ["yt", "ml", "neyt", "dn", "mlsi", "dt"]
 FINGERPRINT = "fingerprint"  # the fingerprint-index API (/api/v1/...), sold as a product of its own
-PRODUCTS = [*API_TYPES, FINGERPRINT]  # what a key may include
+STREAMS = "streams"  # stream monitoring (/api/v1/streams), billed by the minute listened
+PRODUCTS = [*API_TYPES, FINGERPRINT, STREAMS]  # what a key may include
 
 
 def checked(api_type: str) -> str:

@@ -72,6 +72,7 @@ class ApiKey:
     revoked_at: datetime | None
     operator: bool = False  # manages the reference catalog (docs/tenancy.md)
     monthly_minutes: float | None = None  # of media analysed; None: unlimited
+    max_streams: int | None = None  # monitored at once; None: unlimited
 
     def public(self) -> dict[str, Any]:
         """What `keys list` and `keys create --json` show: everything but the secret."""
@@ -86,6 +87,7 @@ class ApiKey:
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "operator": self.operator,
             "monthly_minutes": self.monthly_minutes,
+            "max_streams": self.max_streams,
         }
 
 
@@ -93,14 +95,17 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-_COLUMNS = "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at, operator, monthly_minutes"
+_COLUMNS = (
+    "key_id, owner, products, monthly_quota, rate, created_at, expires_at, revoked_at, operator, monthly_minutes,"
+    " max_streams"
+)
 
 
 def _key(row: tuple[Any, ...]) -> ApiKey:
-    key_id, owner, products, quota, rate, created, expires, revoked, operator, minutes = row
+    key_id, owner, products, quota, rate, created, expires, revoked, operator, minutes, streams = row
     return ApiKey(
         key_id, owner, json.loads(products), quota, rate, datetime.fromisoformat(created), _moment(expires),
-        _moment(revoked), bool(operator), minutes,
+        _moment(revoked), bool(operator), minutes, streams,
     )  # fmt: skip
 
 
@@ -127,6 +132,7 @@ class KeyStore:
     def create(
         self, owner: str, products: list[str], monthly_quota: int | None, rate: str,
         expires_at: datetime | None = None, operator: bool = False, monthly_minutes: float | None = None,
+        max_streams: int | None = None,
     ) -> tuple[str, ApiKey]:  # fmt: skip
         """A new key: (the key itself, to show once; what is stored of it)."""
         if not owner.strip():
@@ -135,10 +141,11 @@ class KeyStore:
         created = self.clock()
         self.database.execute(
             "INSERT INTO api_keys (key_id, secret_sha256, owner, products, monthly_quota, rate, created_at, expires_at,"
-            " operator, monthly_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " operator, monthly_minutes, max_streams) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key_id, _sha256(secret), owner, json.dumps(sorted(products)), monthly_quota, rate,
                 created.isoformat(), expires_at.isoformat() if expires_at else None, int(operator), monthly_minutes,
+                max_streams,
             ),
         )  # fmt: skip
         stored = self.get(key_id)

@@ -211,6 +211,44 @@ MIGRATIONS = (
         DROP TABLE usage;
         ALTER TABLE api_keys ADD COLUMN monthly_minutes REAL
     """),
+    # monitored streams, held by one worker at a time under a lease as tasks are, and the
+    # events (a song started, the source dropped or came back) owed to their webhooks
+    Migration(7, "monitored streams", """
+        CREATE TABLE streams (
+            stream_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            url TEXT NOT NULL,
+            callback_url TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            include_own INTEGER NOT NULL DEFAULT 0,
+            bill TEXT,
+            state TEXT NOT NULL,
+            lease_until REAL,
+            worker TEXT,
+            last_song TEXT,
+            last_error TEXT,
+            listened_seconds REAL NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE INDEX streams_by_owner ON streams (owner, created_at);
+        CREATE INDEX streams_to_watch ON streams (state, lease_until);
+        CREATE TABLE stream_events (
+            event_id TEXT PRIMARY KEY,
+            stream_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            callback_url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            webhook TEXT NOT NULL DEFAULT 'pending',
+            webhook_due REAL NOT NULL,
+            webhook_lease_until REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE INDEX stream_events_to_deliver ON stream_events (webhook, webhook_due);
+        ALTER TABLE api_keys ADD COLUMN max_streams INTEGER
+    """),
 )  # fmt: skip
 
 

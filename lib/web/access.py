@@ -32,7 +32,7 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
 from lib.core.service import Bill
-from lib.products import API_TYPES, FINGERPRINT, PRODUCTS
+from lib.products import API_TYPES, FINGERPRINT, PRODUCTS, STREAMS
 from lib.settings import Settings
 from lib.store.catalog import REFERENCE
 from lib.store.keys import ApiKey, KeyStore, Quota, Verdict, next_month
@@ -81,6 +81,7 @@ class Caller:
     refusal: ApiError | None = None  # why the call must be refused with a 401, if it must
     operator: bool = False  # an operator key: manages the reference catalog
     monthly_minutes: float | None = None  # of media analysed; None: unlimited
+    max_streams: int | None = None  # monitored at once; None: unlimited
 
     def bill(self, product: str) -> Bill | None:
         """Whom the media seconds of this call of `product` are counted to (open mode: nobody)."""
@@ -167,6 +168,7 @@ class Access:
             key.rate,
             operator=key.operator,
             monthly_minutes=key.monthly_minutes,
+            max_streams=key.max_streams,
         )
 
     def admit(self) -> None:
@@ -216,6 +218,8 @@ def _product() -> str | None:
     """The product a request asks for; None when it names none that exists."""
     if request.blueprint == "index_api":
         return FINGERPRINT
+    if request.blueprint == "streams":
+        return STREAMS
     api_type = (request.view_args or {}).get("api_type") or params().get("api_type")
     return api_type if api_type in API_TYPES else None
 

@@ -9,6 +9,7 @@ Routes (openapi.yaml is the contract):
     GET      /demo, POST /demo/identify/.. the demo page and its calls (lib/web/demo.py; not part of the API)
     /api/v1/...                            the fingerprint-index API (lib/web/index_api.py)
     GET      /api/v1/usage                 the caller's usage in calls and media minutes (lib/web/usage.py)
+    /api/v1/streams[/<id>]                 stream monitoring: POST, GET, DELETE (lib/web/streams.py)
 Every view but the `@public` ones needs a caller the access rules admit (lib/web/access.py).
 Views stay thin: validate, call one use case (lib/core), render; domain errors become
 HTTP answers in one table (lib/web/errors.py).
@@ -29,6 +30,7 @@ from lib.web.docs import docs
 from lib.web.health import health
 from lib.web.identify import identify
 from lib.web.index_api import index_api
+from lib.web.streams import streams
 from lib.web.usage import usage
 
 
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Flas
     app.register_blueprint(identify)
     app.register_blueprint(index_api)
     app.register_blueprint(usage)
+    app.register_blueprint(streams)
     app.register_blueprint(docs)
     app.register_blueprint(health)
     if settings.demo:

@@ -11,6 +11,9 @@
 /page-to/<url>           a page whose og:video is <url> (percent-encoded)
 /radio/<name>            an Icecast-style live stream: /files/<name> over and over, no length,
                          `icy-` headers, at about 4x real time for a 128 kb/s MP3
+/flaky-radio/<name>      the same, but the first connection breaks off after 200 kB and the
+                         second is refused (503): a source that drops and comes back (counted
+                         per whole path: add a query string of its own to start afresh)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from urllib.parse import unquote
 
 
 def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
+    connections: dict[str, int] = {}  # per path, for /flaky-radio
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # quiet test output
             pass
@@ -37,10 +42,9 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _stream(self, chunk: bytes, pause: float, headers: dict[str, str] | None = None) -> None:
+        def _stream(self, chunk: bytes, pause: float) -> None:
             self.send_response(200)
-            for key, value in (headers or {"Content-Type": "application/octet-stream"}).items():
-                self.send_header(key, value)
+            self.send_header("Content-Type", "application/octet-stream")
             self.end_headers()
             try:
                 while True:
@@ -50,8 +54,33 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
             except OSError:  # the client gave up, as it should
                 pass
 
+        def _radio(self, name: str, limit: int | None = None) -> None:
+            """16 kB every 0.03 s: about 4x real time for a 128 kb/s MP3; the file's ID3 tag is
+            left out (a radio sends frames, not a file's tags, and they would repeat mid-stream)."""
+            song = (folder / name).read_bytes()
+            if song.startswith(b"ID3"):  # 10 header bytes and a 28-bit "syncsafe" size
+                size = (song[6] << 21) | (song[7] << 14) | (song[8] << 7) | song[9]
+                song = song[10 + size :]
+            pieces = [song[i : i + 16384] for i in range(0, len(song), 16384)]
+            headers = {"Content-Type": "audio/mpeg", "icy-name": "Test Radio", "icy-br": "128"}
+            self.send_response(200)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            sent = 0
+            try:
+                while limit is None or sent < limit:
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        sent += len(piece)
+                        time.sleep(0.03)
+            except OSError:
+                pass
+            self.close_connection = True
+
         def do_GET(self) -> None:
-            parts = self.path.strip("/").split("/")
+            parts = self.path.split("?")[0].strip("/").split("/")
             if parts[0] == "files" and len(parts) == 2 and (folder / parts[1]).is_file():
                 self._send(200, (folder / parts[1]).read_bytes(), {"Content-Type": "application/octet-stream"})
             elif parts[0] == "redirect" and len(parts) == 3:
@@ -82,10 +111,13 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
                 page = f'<html><head><meta property="og:video" content="{unquote(parts[1])}"></head></html>'
                 self._send(200, page.encode(), {"Content-Type": "text/html"})
             elif parts[0] == "radio" and len(parts) == 2 and (folder / parts[1]).is_file():
-                # 16 kB every 0.03 s: about 4x real time for a 128 kb/s MP3
-                song = (folder / parts[1]).read_bytes()
-                headers = {"Content-Type": "audio/mpeg", "icy-name": "Test Radio", "icy-br": "128"}
-                self._stream(song, 0.03 * len(song) / 16384, headers)
+                self._radio(parts[1])
+            elif parts[0] == "flaky-radio" and len(parts) == 2 and (folder / parts[1]).is_file():
+                connections[self.path] = connections.get(self.path, 0) + 1
+                if connections[self.path] == 2:
+                    self._send(503)
+                else:
+                    self._radio(parts[1], limit=200_000 if connections[self.path] == 1 else None)
             else:
                 self._send(404)
 
