@@ -131,7 +131,7 @@ class Recognizer:
     ) -> list[Identified]:
         """Match a file (or decoded samples) against the catalog, best first."""
         samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
-        return self._with_tracks(identify(samples, self.index, self.config, limit))
+        return self._with_tracks(identify(samples, self.index, self.config, limit, self.stored_print))
 
     def scan(self, chunks: Iterable[np.ndarray]) -> Analysis:
         """Every catalog segment in media of any length, given as consecutive sample
@@ -144,7 +144,7 @@ class Recognizer:
                 seen += len(chunk)
                 yield chunk
 
-        found = self._with_tracks(segments(counted(), self.index, self._stored_print, self.config))
+        found = self._with_tracks(segments(counted(), self.index, self.stored_print, self.config))
         return Analysis(found, round(seen / self.config.sample_rate, 3))
 
     def scan_file(
@@ -156,7 +156,9 @@ class Recognizer:
         chunks = audio.head(audio.stream(path, self.config), limit)
         return self.scan(chunks if tap is None else _tapped(chunks, tap))
 
-    def _stored_print(self, track_id: str) -> TrackPrint | None:
+    def stored_print(self, track_id: str) -> TrackPrint | None:
+        """A track's fingerprint as stored (None once removed): segment edges and weak
+        candidates are checked against it (edges.py, verify.py)."""
         stored = list(self.catalog.prints([track_id]))  # read to the end: a cursor left open holds a connection
         return stored[0] if stored else None
 
