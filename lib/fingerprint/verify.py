@@ -37,6 +37,7 @@ from lib.fingerprint.peaks import Peaks
 CANDIDATES = 3  # distinct tracks verified, best rejected score first
 Z_MIN = 7.0  # the bar: score 50 (the strongest unknown query of two dev seeds: 5.3)
 Z_SCALE = 4.0  # every Z_SCALE above the bar halves the distance to 100 (as score.SCALE does for anchors)
+_WITHIN = (3, 3)  # a reference peak is heard within a frame and a bin of a query peak
 _SLACK = 2  # frames either side of the alignment searched (its intercept is a median of a few hits)
 _CHANCE_SHIFTS = tuple(s for s in range(-96, 97, 8) if abs(s) >= 16)  # frames: 0.5-3 s off
 
@@ -87,7 +88,7 @@ def verified(
     every verified candidate's score: how near an unknown query came)."""
     mask = np.zeros((n_frames, config.n_bins), bool)
     mask[peaks.t, np.clip(np.rint(peaks.f).astype(np.int64), 0, config.n_bins - 1)] = True
-    heard = dilated(mask, (3, 3))
+    heard = dilated(mask, _WITHIN)
     bar = config.min_score if min_score is None else min_score
     found: list[Match] = []
     seen: set[str] = set()
