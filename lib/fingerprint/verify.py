@@ -46,8 +46,8 @@ def anchor_peaks(fingerprint: TrackPrint, config: EngineConfig) -> tuple[np.ndar
     """The distinct (frame, log bin) anchors of a track's stored landmarks: nearly all of
     the peaks its reference kept, exact to a frame and a bin."""
     anchor_bin = fingerprint.hashes.astype(np.int64) >> (config.hash_bits - config.f_bits)
-    packed = np.unique(fingerprint.times.astype(np.int64) << 8 | anchor_bin)
-    return packed >> 8, packed & 0xFF
+    packed = np.unique(fingerprint.times.astype(np.int64) << config.f_bits | anchor_bin)
+    return packed >> config.f_bits, packed & (2**config.f_bits - 1)
 
 
 def heard_z(peak_t: np.ndarray, peak_f: np.ndarray, heard: np.ndarray, candidate: Match, config: EngineConfig) -> float:
