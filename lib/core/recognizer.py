@@ -155,7 +155,7 @@ class Recognizer:
         """Match a file (or decoded samples) against these owners' collections, best first."""
         samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
         index, own = self.searched(owners)
-        return self._with_tracks(identify(samples, index, self.config, limit), own)
+        return self._with_tracks(identify(samples, index, self.config, limit, self.stored_print), own)
 
     def scan(self, chunks: Iterable[np.ndarray], owners: Sequence[str] = (REFERENCE,)) -> Analysis:
         """Every segment of these owners' collections in media of any length, given as
@@ -169,7 +169,7 @@ class Recognizer:
                 yield chunk
 
         index, own = self.searched(owners)
-        found = self._with_tracks(segments(counted(), index, self._stored_print, self.config), own)
+        found = self._with_tracks(segments(counted(), index, self.stored_print, self.config), own)
         return Analysis(found, round(seen / self.config.sample_rate, 3))
 
     def scan_file(
@@ -184,7 +184,9 @@ class Recognizer:
         analysis = self.scan(chunks if tap is None else _tapped(chunks, tap), owners)
         return with_gaps(analysis, path, report, max_seconds if chunks.cut else None)
 
-    def _stored_print(self, track_id: str) -> TrackPrint | None:
+    def stored_print(self, track_id: str) -> TrackPrint | None:
+        """A track's fingerprint as stored (None once removed): segment edges and weak
+        candidates are checked against it (edges.py, verify.py)."""
         stored = list(self.catalog.prints([track_id]))  # read to the end: a cursor left open holds a connection
         return stored[0] if stored else None
 

@@ -10,7 +10,7 @@ step) and the offset by a median (exact to a frame on unmodified audio).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -107,17 +107,35 @@ def find_matches(
     Without `wide`, the wide speed and pitch lines are left out (a monitored stream: its
     windows, mostly of music the catalog does not hold, would all reach that stage).
     """
+    return staged(marks, index, config, limit, wide)[0]
+
+
+def staged(
+    marks: Landmarks, index: HashIndex, config: EngineConfig = DEFAULT, limit: int = 5, wide: bool = True
+) -> tuple[list[Match], list[Match]]:
+    """`find_matches`' answer and the candidates its stages turned down (under the score
+    threshold, or an identity match whose speed said otherwise), which verify.py can
+    test peak by peak when the answer is empty."""
     if len(marks) == 0 or not index.track_ids:
-        return []
-    unwarped = search(marks, index, IDENTITY, config, limit)
+        return [], []
+    unbarred = replace(config, min_score=0.0)
+    rejected: list[Match] = []
+
+    def stage(grid: Grid, n_warps: int | None = None) -> list[Match]:
+        found = search(marks, index, grid, unbarred, limit, n_warps)
+        rejected.extend(m for m in found if m.score < config.min_score)
+        return [m for m in found if m.score >= config.min_score]
+
+    unwarped = stage(IDENTITY)
     if unwarped and abs(unwarped[0].speed - 1.0) < config.tempo_step / 3:
-        return unwarped
+        return unwarped, rejected
+    rejected.extend(unwarped)
     near = full_grid(config)
-    found = search(marks, index, near, config, limit)
+    found = stage(near)
     if found or not wide:
-        return found
+        return found, rejected
     lines = wide_grid(config)
-    return search(marks, index, lines, config, limit, n_warps=len(near) + len(lines))
+    return stage(lines, n_warps=len(near) + len(lines)), rejected
 
 
 def search(

@@ -9,11 +9,12 @@ import numpy as np
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.hashes import Landmarks, landmarks, warp
 from lib.fingerprint.index import HashIndex, TrackPrint
-from lib.fingerprint.match import Match, find_matches
+from lib.fingerprint.match import Match, staged
 from lib.fingerprint.peaks import find_peaks
 from lib.fingerprint.segments import scan
 from lib.fingerprint.spectrogram import spectrogram
 from lib.fingerprint.stream import landmark_spans
+from lib.fingerprint.verify import verified
 
 
 def reference_print(track_id: str, samples: np.ndarray, config: EngineConfig = DEFAULT) -> TrackPrint:
@@ -36,8 +37,22 @@ def query_landmarks(samples: np.ndarray, config: EngineConfig = DEFAULT) -> Land
     return landmarks(find_peaks(spec, config.query_peaks_per_second, config), config.query_fanout, config)
 
 
-def identify(samples: np.ndarray, index: HashIndex, config: EngineConfig = DEFAULT, limit: int = 5) -> list[Match]:
-    return find_matches(query_landmarks(samples, config), index, config, limit)
+def identify(
+    samples: np.ndarray,
+    index: HashIndex,
+    config: EngineConfig = DEFAULT,
+    limit: int = 5,
+    prints: Callable[[str], TrackPrint | None] | None = None,
+) -> list[Match]:
+    """The tracks heard in a clip, best first. With `prints` (a track's stored
+    fingerprint), a clip the landmarks leave unanswered has its best rejected
+    candidates verified peak by peak (verify.py)."""
+    spec = spectrogram(samples, config)
+    peaks = find_peaks(spec, config.query_peaks_per_second, config)
+    found, rejected = staged(landmarks(peaks, config.query_fanout, config), index, config, limit)
+    if found or prints is None:
+        return found
+    return verified(rejected, peaks, len(spec), prints, config)[:limit]
 
 
 def segments(
