@@ -100,6 +100,13 @@ bench-tenancy: $(VENV)/.installed
 bench-slow: $(VENV)/.installed $(DEMO)/catalog.csv
 	$(PY) -m bench.slow_clients --demo $(DEMO) --workers $(WORKERS) --threads $(THREADS)
 
+# monitored streams: STREAMS endless local radios of CORPUS music watched by one process
+# (report in bench/STREAMS.md)
+STREAMS ?= 100
+.PHONY: bench-streams
+bench-streams: $(VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench.streams --corpus $(CORPUS) --streams $(STREAMS)
+
 # the identify API under load (load_test.json): Locust headless against a local server,
 # report in bench/LOAD.md; exits 1 when a scenario misses its criteria
 .PHONY: load

@@ -43,6 +43,15 @@ OWNERS, TRACKS = 100, 100
 ASKING = "owner-042"  # the owner whose own collection is joined to the reference
 
 
+def reference_store(corpus: Path, path: Path) -> Path:
+    """The corpus's catalog ingested at `path` (once: kept for the next run)."""
+    if not path.exists():
+        log("ingesting the reference catalog")
+        with Catalog(path) as catalog:
+            ingest(catalog, discover(corpus / "catalog.csv"), progress=False)
+    return path
+
+
 def owner(number: int) -> str:
     return f"owner-{number:03d}"
 
@@ -119,11 +128,7 @@ def backend_rows(label: str, times: dict[str, list[float]], differ: int, n: int)
 
 def run(corpus: Path, work: Path, backends: list[str]) -> str:
     work.mkdir(parents=True, exist_ok=True)
-    reference_db = work / "reference.db"
-    if not reference_db.exists():
-        log("ingesting the reference catalog")
-        with Catalog(reference_db) as catalog:
-            ingest(catalog, discover(corpus / "catalog.csv"), progress=False)
+    reference_db = reference_store(corpus, work / "reference.db")
     queries = load_queries(corpus, DEFAULT)
     log(f"{len(queries)} queries decoded")
     rows, notes = [], []

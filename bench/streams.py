@@ -1,0 +1,259 @@
+"""`make bench-streams`: how many monitored streams one core keeps up with, and how soon
+after a song starts its webhook arrives. Written to bench/STREAMS.md.
+
+N endless streams are served from another process, each a 128 kb/s MP3 paced at real
+time (as a radio's server sends it), playing corpus music in a known order: stretches of
+catalog tracks between stretches of music the catalog does not hold (the corpus's
+unknown tracks). The service watches them as in production: the streams in its store,
+`Watching` claiming them under leases, each decoded and matched in its own thread, every
+song start a signed webhook to a local receiver, which notes when it arrived. Then, per
+stream: the delay from each catalog song's start to its webhook (median, p95), songs
+missed (no webhook within the song), false reports (a track that was not playing), and
+the watching process's CPU per stream.
+
+    make bench-streams CORPUS=/path/to/dev-corpus STREAMS=100
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import av
+import numpy as np
+
+from bench.scale import log
+from bench.tenancy import reference_store
+from lib.core.service import Service
+from lib.core.worker import Workers
+from lib.fingerprint import audio
+from lib.fingerprint.config import DEFAULT
+from lib.settings import Settings
+from lib.store.catalog import REFERENCE
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE = DEFAULT.sample_rate
+SHOWS = 20  # distinct programmes; streams share them, each starting elsewhere in its loop
+STRETCH = (25.0, 45.0)  # seconds of one track in a programme
+
+
+@dataclass(frozen=True)
+class Piece:
+    track_id: str | None  # None: music the catalog does not hold
+    start: float  # seconds into the programme
+    end: float
+
+
+def programme(
+    rng: random.Random, catalog: list[Path], unknown: list[Path], seconds: float
+) -> tuple[np.ndarray, list[Piece]]:
+    """Alternating stretches of unknown and catalog music, `seconds` long in all."""
+    parts, pieces, at, known = [], [], 0.0, False
+    while at < seconds:
+        path = rng.choice(catalog if known else unknown)
+        samples = audio.load(path)
+        length = min(rng.uniform(*STRETCH), len(samples) / RATE - 1, seconds - at)
+        offset = rng.uniform(0, max(len(samples) / RATE - length, 0))
+        parts.append(samples[round(offset * RATE) : round((offset + length) * RATE)])
+        pieces.append(Piece(path.stem if known else None, at, at + len(parts[-1]) / RATE))
+        at = pieces[-1].end
+        known = not known
+    return np.concatenate(parts), pieces
+
+
+def encode_mp3(samples: np.ndarray, path: Path) -> None:
+    with av.open(str(path), "w", format="mp3") as out:
+        stream = out.add_stream("mp3", rate=RATE)
+        stream.bit_rate, stream.layout = 128_000, "mono"
+        for start in range(0, len(samples), 4608):
+            frame = av.AudioFrame.from_ndarray(
+                samples[start : start + 4608].reshape(1, -1), format="flt", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def serve_radio(folder: Path, port: Any, starts: Any) -> None:
+    """(`port`: a shared `multiprocessing.Value`, set once listening; `starts`: a managed
+    dict of when each stream's first byte went out.)"""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            """/<show>/<offset>/<stream>: that programme from `offset` seconds, looped, at real time."""
+            show, offset, stream = self.path.strip("/").split("/")
+            data = (folder / f"{show}.mp3").read_bytes()
+            per_second = 128_000 // 8
+            position = int(offset) * per_second
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("icy-br", "128")
+            self.end_headers()
+            began = time.time()
+            starts[stream] = began
+            sent = 0
+            try:
+                while True:
+                    piece = data[position % len(data) : position % len(data) + per_second // 4]
+                    self.wfile.write(piece)
+                    position += len(piece)
+                    sent += len(piece)
+                    time.sleep(max(0.0, began + sent / per_second - time.time()))
+            except OSError:
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port.value = server.server_address[1]
+    server.serve_forever()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    arrived: ClassVar[list[tuple[float, dict[str, Any]]]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.arrived.append((time.time(), json.loads(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def run(corpus: Path, work: Path, n_streams: int, seconds: float) -> str:
+    work.mkdir(parents=True, exist_ok=True)
+    reference = reference_store(corpus, work / "reference.db")
+    rng = random.Random(20261206)
+    with (corpus / "catalog.csv").open() as f:
+        catalog = [corpus / row["path"] for row in csv.DictReader(f)]
+    with (corpus / "unknown.csv").open() as f:
+        unknown = [corpus / row["path"] for row in csv.DictReader(f)]
+    shows: list[list[Piece]] = []
+    loop = 180.0
+    for n in range(SHOWS):
+        samples, pieces = programme(rng, catalog, unknown, loop)
+        encode_mp3(samples, work / f"show{n}.mp3")
+        shows.append(pieces)
+    loop = shows[0][-1].end
+    log(f"{SHOWS} programmes of {loop:.0f} s encoded")
+
+    manager = multiprocessing.Manager()
+    starts = manager.dict()
+    port = multiprocessing.Value("i", 0)
+    radio = multiprocessing.Process(target=serve_radio, args=(work, port, starts), daemon=True)
+    radio.start()
+    while not port.value:
+        time.sleep(0.05)
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+
+    db = work / "streams.db"
+    for stale in work.glob("streams.db*"):
+        stale.unlink()
+    shutil.copy(reference, db)
+    settings = Settings(db=db, storage=str(work / "uploads"), allow_private_urls=True, stream_capacity=n_streams,
+                        stream_lease_seconds=30.0, task_workers=4, auth="open")  # fmt: skip
+    service = Service(settings)
+    service.recognizer.index  # noqa: B018  (loaded before the clock starts)
+    plan: dict[str, tuple[int, int, int]] = {}  # stream id: (its number, programme, offset)
+    for i in range(n_streams):
+        show, offset = i % SHOWS, (i // SHOWS) * 37 % int(loop)
+        callback = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        made = service.streams.create(REFERENCE, f"http://127.0.0.1:{port.value}/show{show}/{offset}/s{i}", callback,
+                                      f"s{i}", False, None, None)  # fmt: skip
+        assert made is not None
+        plan[made.stream_id] = (i, show, offset)
+    workers = Workers(service, settings.task_workers)
+    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.time()
+    workers.start()
+    time.sleep(seconds)
+    cpu1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.time()
+    workers.stop()
+    radio.terminate()
+    cores = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / (wall1 - wall0)
+
+    delays, missed, reported, false = [], 0, 0, 0
+    events = [(at, e) for at, e in Receiver.arrived if e["event"] == "song"]
+    for stream_id, (number, show, offset) in plan.items():
+        began = starts.get(f"s{number}")
+        if began is None:
+            continue
+        mine = [(at, e) for at, e in events if e["streamId"] == stream_id]
+        # each catalog piece played while listening: its start, on the stream's clock
+        played = []
+        for k in range(int(seconds // loop) + 2):
+            for piece in shows[show]:
+                start = piece.start + k * loop - offset
+                end = piece.end + k * loop - offset
+                if piece.track_id and end > 0 and began + max(start, 0) + 15 < wall1:
+                    played.append((piece.track_id, began + max(start, 0), began + end))
+        for track_id, start, end in played:
+            hit = [at for at, e in mine if e["track"]["track_id"] == track_id and start - 5 <= at <= end + 15]
+            if hit:
+                delays.append(min(hit) - start)
+                reported += 1
+            else:
+                missed += 1
+        for at, e in mine:
+            track = e["track"]["track_id"]
+            if not any(t == track and s - 5 <= at <= e2 + 15 for t, s, e2 in played):
+                false += 1
+    n_played = reported + missed
+    return "\n".join([
+        "# Stream monitoring",
+        "",
+        f"`make bench-streams` (bench/streams.py). {n_streams} streams watched for {seconds:.0f} s by one process "
+        f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}); each a 128 kb/s MP3 "
+        f"paced at real time from another process, {SHOWS} programmes of {loop:.0f} s of {corpus.name} music "
+        f"(catalog stretches of {STRETCH[0]:.0f}-{STRETCH[1]:.0f} s between unknown ones); reference catalog "
+        f"{service.catalog.stats()['hours']:.1f} h.",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+        f"| CPU of the watching process | {cores:.2f} cores ({cores / n_streams * 1000:.1f} ms per stream-second) | |",
+        f"| streams per core at that cost | {n_streams / cores:.0f} | ≥ 100 |",
+        f"| songs played / reported / missed | {n_played} / {reported} / {missed} | |",
+        f"| delay, song start to webhook: median / p95 | {statistics.median(delays):.1f} / "
+        f"{np.percentile(delays, 95):.1f} s | ≤ 10 s |" if delays else "| delay | no song reported | |",
+        f"| false reports | {false} | 0 |",
+        "",
+    ])  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=240.0)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "streams")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "STREAMS.md")
+    args = parser.parse_args()
+    report = run(args.corpus, args.work, args.streams, args.seconds)
+    args.out.write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
