@@ -194,4 +194,5 @@ def test_a_song_is_reported_once_per_play(engine: object) -> None:
     heard = list(monitor.heard(chunks, lambda: engine.index))
     starts = [m for m in heard if plays.starts(m)]
     assert len([m for m in heard if m.track_id == "DEMO02"]) > 4
-    assert [(m.track_id, round(m.query_start / 10)) for m in starts] == [("DEMO02", 1), ("DEMO02", 6)]
+    assert [m.track_id for m in starts] == ["DEMO02", "DEMO02"]
+    assert 12 <= starts[0].query_start <= 20 and 57 <= starts[1].query_start <= 65  # the plays start at 12 and 57 s

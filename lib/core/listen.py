@@ -53,7 +53,7 @@ def chunks(url: str, limits: Limits, config: EngineConfig, stop: threading.Event
         if hls.is_playlist(answer.content_type, answer.url):
             playlist = hls.read(answer)
         else:
-            yield from audio.stream_from(io.BufferedReader(_Body(answer.response, stop)), config)
+            yield from audio.stream_from(_Body(answer.response, stop), config)
             return
     yield from _playlist_chunks(playlist, url, limits, config, stop)
 

@@ -8,13 +8,13 @@ resampler, so both paths produce identical sample streams.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
-from typing import BinaryIO
 
 import av
 import numpy as np
@@ -110,7 +110,7 @@ def _pull(graph: av.filter.Graph) -> Iterator[Chunk]:
         yield out.to_ndarray().reshape(-1)
 
 
-def _decode_ffmpeg(path: Path | BinaryIO, rate: int) -> Iterator[Chunk]:
+def _decode_ffmpeg(path: Path | io.RawIOBase, rate: int) -> Iterator[Chunk]:
     with av.open(str(path) if isinstance(path, Path) else path, "r") as container:
         if not container.streams.audio:
             raise DecodeError(f"{getattr(path, 'name', 'the stream')}: no audio stream")
@@ -118,10 +118,11 @@ def _decode_ffmpeg(path: Path | BinaryIO, rate: int) -> Iterator[Chunk]:
         yield from _frames_to_chunks(_decoded(container, stream), rate)
 
 
-def stream_from(source: BinaryIO, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
+def stream_from(source: io.RawIOBase, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
     """Decode audio as it is read from `source` (a live stream's body: no seeking, no
-    end), in chunks at the engine's rate. Raises `DecodeError` when it is not audio, and
-    FFmpeg's error when the stream breaks."""
+    end; raw, so that a read returns what has arrived rather than wait for a full
+    buffer: 32 kB is 4 s of a 64 kb/s stream), in chunks at the engine's rate. Raises
+    `DecodeError` when it is not audio, and FFmpeg's error when the stream breaks."""
     try:
         yield from _decode_ffmpeg(source, config.sample_rate)
     except av.InvalidDataError as error:
