@@ -110,34 +110,47 @@ def _pull(graph: av.filter.Graph) -> Iterator[Chunk]:
         yield out.to_ndarray().reshape(-1)
 
 
-def _decode_ffmpeg(path: Path | io.RawIOBase, rate: int) -> Iterator[Chunk]:
+def _decode_ffmpeg(path: Path | io.RawIOBase, rate: int, live: bool = False) -> Iterator[Chunk]:
     with av.open(str(path) if isinstance(path, Path) else path, "r") as container:
         if not container.streams.audio:
             raise DecodeError(f"{getattr(path, 'name', 'the stream')}: no audio stream")
         stream = container.streams.audio[0]
-        yield from _frames_to_chunks(_decoded(container, stream), rate)
+        yield from _frames_to_chunks(_decoded(container, stream, live), rate)
 
 
 def stream_from(source: io.RawIOBase, config: EngineConfig = DEFAULT) -> Iterator[Chunk]:
     """Decode audio as it is read from `source` (a live stream's body: no seeking, no
     end; raw, so that a read returns what has arrived rather than wait for a full
-    buffer: 32 kB is 4 s of a 64 kb/s stream), in chunks at the engine's rate. Raises
-    `DecodeError` when it is not audio, and FFmpeg's error when the stream breaks."""
+    buffer: 32 kB is 4 s of a 64 kb/s stream), in chunks at the engine's rate. A packet
+    that does not decode (a glitch on air, a relay that joined mid-frame) is skipped, as
+    a player would: the stream goes on. Raises `DecodeError` when it is not audio at
+    all, and FFmpeg's error when the stream breaks."""
     try:
-        yield from _decode_ffmpeg(source, config.sample_rate)
+        yield from _decode_ffmpeg(source, config.sample_rate, live=True)
     except av.InvalidDataError as error:
         raise DecodeError(f"not audio that can be decoded: {error}") from error
 
 
-def _decoded(container: av.container.InputContainer, stream: av.AudioStream) -> Iterator[av.AudioFrame]:
+def _decoded(
+    container: av.container.InputContainer, stream: av.AudioStream, live: bool = False
+) -> Iterator[av.AudioFrame]:
     """The stream's frames, skipping empty packets: an Ogg page may carry a zero-length
     packet (seen in a real Vorbis file), and PyAV hands an empty packet to the decoder as
     the end of the stream, so decoding stopped there with EINVAL. The demuxer's own
-    last packet (no timestamp) still flushes the decoder."""
+    last packet (no timestamp) still flushes the decoder. `live`: a packet that does not
+    decode is skipped (stream_from); a file's is an error (the fallback decoder may read it)."""
+    decoded = 0
     for packet in container.demux(stream):
         if packet.size == 0 and packet.dts is not None:
             continue
-        yield from packet.decode()
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError:
+            if not live or not decoded:  # nothing decoded yet: it is not audio we read
+                raise
+            continue
+        decoded += len(frames)
+        yield from frames
 
 
 # FFmpeg's default layout per channel count: the fallback's frames go through the same
