@@ -22,6 +22,7 @@ from lib.settings import Settings
 from lib.synth.songs import RATE, cover_png, demo_song, song
 from lib.web.app import create_app
 from tests.support.audio import encode
+from tests.support.media_server import serve
 from tests.support.stores import private_copy
 
 HTML_REF = re.compile(r'(?:src|href)="([^"]+)"')
@@ -107,6 +108,18 @@ def test_bad_input_gets_the_apis_errors(make_app: Callable[..., Flask], mix: Pat
     assert loopback.status_code == 422 and loopback.json["error"]["code"] == "url_not_allowed"
     unknown = app.test_client().post("/demo/identify/nope", data={"url": "https://example.com/a.mp3"})
     assert unknown.status_code == 404 and unknown.json["error"]["code"] == "unknown_api_type"
+
+
+def test_the_demo_takes_a_page_link(make_app: Callable[..., Flask], tmp_path: Path) -> None:
+    """A page URL (here a local one whose og:audio is an excerpt of DEMO01) is identified by its media."""
+    encode(tmp_path / "song.mp3", demo_song(0, 24.0)[5 * RATE : 15 * RATE], RATE, "mp3")
+    app = make_app(allow_private_urls=True)
+    with serve(tmp_path) as base:
+        answer = app.test_client().post("/demo/identify/dn", data={"url": f"{base}/watch/song.mp3"})
+    assert answer.status_code == 200, answer.json
+    [result] = answer.json["response"]["result"]
+    assert [s["track_id"] for s in result["songs"]] == ["DEMO01"]
+    assert result["source"]["media_url"] == f"{base}/files/song.mp3" and result["source"]["title"]
 
 
 def test_the_demo_can_be_switched_off(make_app: Callable[..., Flask]) -> None:

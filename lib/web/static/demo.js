@@ -128,7 +128,7 @@ function show(data, apiType, file, url) {
 
   if (playable) URL.revokeObjectURL(playable);
   playable = file ? URL.createObjectURL(file) : null;
-  player.src = playable || url;
+  player.src = playable || (result.source ? result.source.media_url : url); // a page's own media, not the page
   drawWaveform(data.waveform, songs);
   $("songs").replaceChildren(...songs.map((song, i) => card(song, i, data.covers[song.track_id])));
   $("raw-json").textContent = JSON.stringify(data.response, null, 2);
