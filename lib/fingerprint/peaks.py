@@ -35,6 +35,16 @@ class Peaks:
     def __len__(self) -> int:
         return len(self.t)
 
+    def window(self, start: int, stop: int, clock: int) -> Peaks:
+        """The peaks in frames [start, stop), on a clock starting at `clock`."""
+        lo, hi = np.searchsorted(self.t, [start, stop])
+        return Peaks((self.t[lo:hi] - clock).astype(np.int32), self.f[lo:hi], self.strength[lo:hi])
+
+    @staticmethod
+    def joined(parts: list[Peaks]) -> Peaks:
+        """Consecutive parts (each later than the one before) as one."""
+        return Peaks(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("t", "f", "strength")))
+
 
 def _refine_frequency(spec: np.ndarray, t: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Sub-bin position by a parabola through the peak and its two neighbours."""

@@ -34,9 +34,11 @@ from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.edges import REACH, Edges, Spectra
 from lib.fingerprint.hashes import Landmarks
 from lib.fingerprint.index import HashIndex, TrackPrint
-from lib.fingerprint.match import Match, find_matches
+from lib.fingerprint.match import Match, staged
+from lib.fingerprint.peaks import Peaks
 from lib.fingerprint.score import confidence
 from lib.fingerprint.stream import Span
+from lib.fingerprint.verify import verified
 
 _SAME_ALIGNMENT = 1.0  # seconds
 _QUIET_GAP = 15.0  # seconds
@@ -72,8 +74,12 @@ def _continues(a: Match, b: Match, gap: float) -> bool:
 
 
 def _rescored(matches: list[Match], windows: int, config: EngineConfig) -> list[Match]:
-    """Scores against every hypothesis of the scan (module docstring); chance-level ones go."""
+    """Scores against every hypothesis of the scan (module docstring); chance-level ones go.
+    A scan of one independent window keeps its scores: they are that search's already
+    (and a verified candidate's is its peak test's, verify.py)."""
     independent = max(1, round(windows / 2))  # windows overlap by half
+    if independent == 1:
+        return [m for m in matches if m.score >= config.min_score]
     rescored = [replace(m, score=confidence(m.aligned, m.warps, m.landmarks, independent)) for m in matches]
     return [m for m in rescored if m.score >= config.min_score]
 
@@ -135,22 +141,27 @@ def scan(
     spectra = Spectra(config.n_bins)
     segments = _Segments(Edges(index, spectra, config, prints), gap=window)
     pending = Landmarks.empty()
+    short: list[Peaks] = []  # the peaks of a query no longer than one window (verified if need be)
     next_start = n_frames = windows = 0
+    rejected: list[Match] = []
 
     def run(start: int) -> None:
-        nonlocal windows
+        nonlocal windows, rejected
         windows += 1
         shift = start * fs
         segments.settle(round(shift, 3))
         spectra.forget_before(start - held)
+        found, rejected = staged(pending.window(start, start + size), index, config, limit)
         segments.found(
             replace(m, query_start=round(m.query_start + shift, 3), query_end=round(m.query_end + shift, 3))
-            for m in find_matches(pending.window(start, start + size), index, config, limit)
+            for m in found
         )
 
     for span in spans:
         pending = Landmarks.joined([pending.window(next_start, span.start, clock=0), span.marks])
         spectra.add(span.spec)
+        if span.stop <= size:
+            short.append(span.peaks)
         n_frames = span.stop
         while next_start + size < n_frames:
             run(next_start)
@@ -158,4 +169,7 @@ def scan(
     for start in range(next_start, n_frames - size, step):
         run(start)
     run(max(n_frames - size, 0))
+    if windows == 1 and not segments.waiting and not segments.open:
+        # a clip the landmarks leave unanswered: its best rejected candidates, peak by peak
+        segments.found(verified(rejected, Peaks.joined(short), n_frames, prints, config)[:limit])
     return _rescored(segments.all(), windows, config)

@@ -22,7 +22,7 @@ import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
 from lib.fingerprint.hashes import Landmarks, landmarks
-from lib.fingerprint.peaks import Levels, find_peaks
+from lib.fingerprint.peaks import Levels, Peaks, find_peaks
 from lib.fingerprint.spectrogram import spectrogram
 
 
@@ -32,6 +32,7 @@ class Span:
     start: int  # frames
     stop: int
     spec: np.ndarray  # the spectrogram's frames [start, stop): segment edges are refined on them (edges.py)
+    peaks: Peaks  # picked in [start, stop), on the whole input's clock: a short query's are verified (verify.py)
 
 
 def _second(config: EngineConfig) -> int:
@@ -74,7 +75,10 @@ def landmark_spans(
         spec = spectrogram(piece, config)[: hi - lo]
         peaks = find_peaks(spec, config.query_peaks_per_second, config, level)
         marks = landmarks(peaks, config.query_fanout, config)
-        return Span(marks.window(start - lo, stop - lo, clock=-lo), start, stop, spec[start - lo : stop - lo])
+        return Span(
+            marks.window(start - lo, stop - lo, clock=-lo), start, stop, spec[start - lo : stop - lo],
+            peaks.window(start - lo, stop - lo, clock=-lo),
+        )  # fmt: skip
 
     for chunk in chunks:
         buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])
