@@ -55,6 +55,14 @@ class Watcher:
         self.heard_seconds = 0.0  # of audio decoded since the current connection began
 
     def run(self) -> None:
+        """Listen until stopped; a bug ends the thread, logged (the stream's lease runs out
+        and it is claimed afresh)."""
+        try:
+            self._run()
+        except Exception:
+            logger.bind(stream_id=self.stream.stream_id).exception("stream watcher failed")
+
+    def _run(self) -> None:
         backoff = 1.0
         while not self.stop.is_set():
             try:
