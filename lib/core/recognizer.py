@@ -155,7 +155,7 @@ class Recognizer:
         """Match a file (or decoded samples) against these owners' collections, best first."""
         samples = query if isinstance(query, np.ndarray) else audio.load(query, self.config, max_seconds)
         index, own = self.searched(owners)
-        return self._with_tracks(identify(samples, index, self.config, limit, self.stored_print), own)
+        return self.with_tracks(identify(samples, index, self.config, limit, self.stored_print), own)
 
     def scan(self, chunks: Iterable[np.ndarray], owners: Sequence[str] = (REFERENCE,)) -> Analysis:
         """Every segment of these owners' collections in media of any length, given as
@@ -169,7 +169,7 @@ class Recognizer:
                 yield chunk
 
         index, own = self.searched(owners)
-        found = self._with_tracks(segments(counted(), index, self.stored_print, self.config), own)
+        found = self.with_tracks(segments(counted(), index, self.stored_print, self.config), own)
         return Analysis(found, round(seen / self.config.sample_rate, 3))
 
     def scan_file(
@@ -190,7 +190,9 @@ class Recognizer:
         stored = list(self.catalog.prints([track_id]))  # read to the end: a cursor left open holds a connection
         return stored[0] if stored else None
 
-    def _with_tracks(self, matches: list[Match], own: set[str]) -> list[Identified]:
+    def with_tracks(self, matches: list[Match], own: set[str]) -> list[Identified]:
+        """The matches with their tracks, each saying its collection (`own`: the track ids
+        that are the caller's, from `searched`); a track removed meanwhile is left out."""
         found = []
         for match in matches:
             track = self.catalog.get(match.track_id)

@@ -90,9 +90,13 @@ def chosen_format(info: dict[str, Any]) -> dict[str, Any]:
     if not formats:
         raise UnsupportedMedia("no_media", "the page offers no format with audio")
     audio_only = [f for f in formats if f.get("vcodec") == "none"]
-    rate: Callable[[dict[str, Any]], float] = lambda f: float(f.get("abr") or f.get("tbr") or 1e9)  # noqa: E731
-    good = [f for f in audio_only if rate(f) >= _GOOD_ENOUGH]
-    return min(good or audio_only or formats, key=lambda f: (rate(f), float(f.get("filesize") or 0)))
+    good = [f for f in audio_only if _rate(f) >= _GOOD_ENOUGH]
+    return min(good or audio_only or formats, key=lambda f: (_rate(f), float(f.get("filesize") or 0)))
+
+
+def _rate(described: dict[str, Any]) -> float:
+    """A format's kbit/s as yt-dlp states it (audio's, else the whole's); unknown sorts last."""
+    return float(described.get("abr") or described.get("tbr") or 1e9)
 
 
 def _short(error: Exception) -> str:

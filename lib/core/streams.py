@@ -28,7 +28,7 @@ import av
 import numpy as np
 from loguru import logger
 
-from lib.analysis import OWN, REFERENCE_COLLECTION, Analysis, Identified, searched
+from lib.analysis import Analysis, searched
 from lib.core import listen
 from lib.core.service import Bill, Service
 from lib.errors import ClearedError
@@ -113,11 +113,11 @@ class Watcher:
         self.service.bill(Bill(**bill) if bill else None, seconds)
 
     def _song(self, match: Match, owners: tuple[str, ...]) -> None:
-        track = self.service.catalog.get(match.track_id)
-        if track is None:  # removed meanwhile
+        recognizer = self.service.recognizer
+        identified = recognizer.with_tracks([match], recognizer.searched(owners)[1])
+        if not identified:  # removed meanwhile
             return
-        own = {t for owner in owners[1:] for t in self.service.recognizer.collection(owner).track_ids}
-        found = Identified(match, track, OWN if match.track_id in own else REFERENCE_COLLECTION)
+        found = identified[0]
         heard = song(found, Analysis([found], max(match.query_end, 1e-3)))
         started = _now() - timedelta(seconds=self.heard_seconds - match.query_start)
         event = {

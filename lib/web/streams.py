@@ -4,6 +4,8 @@ only its own streams; another's answer 404."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, Response, jsonify, url_for
 
 from gen.models import StreamRequest
@@ -34,7 +36,7 @@ def watch() -> tuple[Response, int]:
     assert callback is not None
     bill = who.bill(STREAMS)
     stream = service.streams.create(
-        who.collection, url, callback, req.name or "", bool(req.include_own), bill.__dict__ if bill else None,
+        who.collection, url, callback, req.name or "", bool(req.include_own), asdict(bill) if bill else None,
         who.max_streams,
     )  # fmt: skip
     if stream is None:
