@@ -32,7 +32,7 @@ def test_saved_index_maps_back_identical(tmp_path: Path) -> None:
     index.save(tmp_path / "snap", {"version": 3})
     mapped, stamp = Index.mapped(tmp_path / "snap") or (None, None)
     assert stamp == {"version": 3} and mapped is not None
-    assert isinstance(mapped.frames, np.memmap) and mapped.track_ids == ["a", "b", "c"]
+    assert isinstance(mapped.frames.low, np.memmap) and mapped.track_ids == ["a", "b", "c"]
     probes = np.concatenate([p.hashes[:50] for p in prints])
     assert np.array_equal(mapped.lookup(probes).frames, index.lookup(probes).frames)
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]  # no temporary folder left
@@ -56,7 +56,7 @@ def test_recognizer_opens_the_snapshot_and_replays_changes_since(tmp_path: Path)
         catalog.remove("t00")
     with Catalog(db) as catalog:
         opened = Recognizer(catalog, snapshot=snap).index
-        assert isinstance(opened, LiveIndex) and isinstance(opened.base.frames, np.memmap)
+        assert isinstance(opened, LiveIndex) and isinstance(opened.base.frames.low, np.memmap)
         assert opened.base.track_ids == names and opened.delta.track_ids == ["new"]
 
         def tracks_hit(p: TrackPrint) -> set[str]:

@@ -4,16 +4,17 @@ Layout (compressed sparse rows):
 
     row(h) = (h * golden) >> (32 - row_bits)   a multiplicative hash of the 31-bit code
     offsets[r] .. offsets[r + 1]               the slice of `frames` holding row r
-    frames                                     uint32 frame numbers on one global timeline
+    frames                                     frame numbers on one global timeline
                                                where track k occupies
                                                [starts[k], starts[k] + lengths[k]);
                                                a row lists its tracks in track order
 
 A look-up is two array reads, thousands of look-ups are one vectorised gather, and no
 entry is ever dropped however full a row gets (audfprint's fixed-size buckets drop
-them). Rows are sized to the catalog (one to two entries per row), so memory is about
-6-8 bytes per entry at any scale; codes that share a row only add chance hits, which
-the time alignment rejects. A sorted array with `searchsorted` was 20x slower.
+them). Rows are sized to the catalog (one to two entries per row); both arrays are
+packed (packed.py), so memory is about 4.5 bytes per entry up to 149 hours and 5.5
+beyond; codes that share a row only add chance hits, which the time alignment rejects.
+A sorted array with `searchsorted` was 20x slower.
 """
 
 from __future__ import annotations
@@ -29,13 +30,22 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.packed import Frames, Offsets
 
 _GOLDEN = np.uint64(0x9E3779B1)  # Knuth's multiplicative constant: spreads skewed codes evenly
 
 
 KEPT_PROBES = 0.75  # the share of a look-up's probes a cap never leaves out
 CHUNK_ENTRIES = 1 << 24  # entries sorted at once by the build: about 1 GB of temporaries
-_ARRAYS = ("offsets", "frames", "starts", "lengths")  # what `save` writes, one .npy each
+# what `save` writes, one .npy each: (attribute, its array's field or None)
+_ARRAYS = {
+    "row_base": ("offsets", "base"),
+    "row_within": ("offsets", "within"),
+    "frames_low": ("frames", "low"),
+    "frames_high": ("frames", "high"),
+    "starts": ("starts", None),
+    "lengths": ("lengths", None),
+}
 
 
 def _rows(hashes: np.ndarray, row_bits: int) -> np.ndarray:
@@ -136,8 +146,8 @@ class TrackPrint:
 class Index:
     config: EngineConfig
     row_bits: int
-    offsets: np.ndarray
-    frames: np.ndarray
+    offsets: Offsets
+    frames: Frames
     track_ids: list[str]
     starts: np.ndarray  # int64 global frame where each track begins
     lengths: np.ndarray  # int64 frames per track
@@ -169,9 +179,9 @@ class Index:
         a row keeps the prints' order, exactly as the stable argsort did. The cursors
         live in the offsets array itself: row r's cursor is offsets[r + 1], set to the
         row's start and advanced past each entry placed, so it ends as the row's end,
-        which is what offsets[r + 1] must hold. The only arrays of catalog size are
-        thus the two the index keeps (temporaries: about 1 GB per `chunk` of 16M
-        entries). The prints need not be held: a caller can regenerate them for the
+        which is what offsets[r + 1] must hold; it is packed (packed.py) at the end.
+        The only arrays of catalog size are thus the index's own (temporaries: about
+        1 GB per `chunk` of 16M entries). The prints need not be held: a caller can regenerate them for the
         second pass (bench/scale.py does).
 
         `entries` (the total, when the caller knows it) sizes the rows; without it a
@@ -201,7 +211,7 @@ class Index:
         # cursor[r + 1] = start of row r: the sum of the counts of the rows before it
         np.cumsum(cursor[1 : n_rows + 1], out=cursor[1 : n_rows + 1], dtype=offset_type)
         # pass 2: place each chunk's frames at their rows' cursors, advancing them
-        frames = np.empty(total, dtype=np.uint32)
+        frames = Frames.empty(total, int(lengths.sum()))
         track_ids, n_frames = [], []
         for hashes, times in _chunks(make_prints(), chunk, track_ids, n_frames, starts):
             packed = (_rows(hashes, row_bits).astype(np.uint64) << np.uint64(32)) | np.arange(
@@ -213,12 +223,12 @@ class Index:
             unique, counts = _row_counts(rows)
             first = np.repeat(np.cumsum(counts) - counts, counts)
             position = cursor[rows + 1].astype(np.int64) + np.arange(len(rows)) - first
-            frames[position] = times[where]
+            frames.put(position, times[where])
             cursor[unique + 1] += counts.astype(offset_type)
         if n_frames != lengths.tolist() or int(cursor[n_rows]) != total:
             raise ValueError("make_prints() yielded other prints the second time")
         # now cursor[r + 1] is row r's end, which is offsets[r + 1]; cursor[0] is 0
-        return cls(config, row_bits, cursor[: n_rows + 1], frames, track_ids, starts, lengths)
+        return cls(config, row_bits, Offsets.packed(cursor[: n_rows + 1]), frames, track_ids, starts, lengths)
 
     @property
     def n_entries(self) -> int:
@@ -241,9 +251,15 @@ class Index:
         partial = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}")
         partial.mkdir()  # with the umask's permissions: the service's other processes read it
         try:
-            for name in _ARRAYS:
-                np.save(partial / f"{name}.npy", getattr(self, name))
-            meta = {"layout": self.config.layout_key(), "row_bits": self.row_bits, "track_ids": self.track_ids}
+            for name, (attribute, part) in _ARRAYS.items():
+                value = getattr(self, attribute)
+                np.save(partial / f"{name}.npy", value if part is None else getattr(value, part))
+            meta = {
+                "layout": self.config.layout_key(),
+                "row_bits": self.row_bits,
+                "row_shift": self.offsets.shift,
+                "track_ids": self.track_ids,
+            }
             (partial / "index.json").write_text(json.dumps({**meta, "stamp": dict(stamp)}))
             old = folder.with_name(f".{folder.name}.old.{partial.name}")
             if folder.exists():
@@ -262,11 +278,20 @@ class Index:
         try:
             meta = json.loads((Path(folder) / "index.json").read_text())
             arrays = {name: np.load(Path(folder) / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # none, or one of an older layout (plain arrays)
             return None
         if meta.get("layout") != config.layout_key():
             return None
-        return cls(config, int(meta["row_bits"]), track_ids=list(meta["track_ids"]), **arrays), meta["stamp"]
+        index = cls(
+            config,
+            int(meta["row_bits"]),
+            Offsets(arrays["row_base"], arrays["row_within"], int(meta["row_shift"])),
+            Frames(arrays["frames_low"], arrays["frames_high"]),
+            list(meta["track_ids"]),
+            arrays["starts"],
+            arrays["lengths"],
+        )
+        return index, meta["stamp"]
 
     def lookup(self, hashes: np.ndarray, cap: int | None = None) -> Hits:
         """Rows stand in for hashes here: a row holding more than `cap` entries is left out,
@@ -274,8 +299,8 @@ class Index:
         catalog's few crowded rows cost little, and leaving them out would cost the
         matcher a second pass for nothing."""
         rows = _rows(hashes, self.row_bits)
-        lo = self.offsets[rows].astype(np.int64)
-        counts = self.offsets[rows + 1].astype(np.int64) - lo
+        lo = self.offsets[rows]
+        counts = self.offsets[rows + 1] - lo
         complete = cap is None or counts.sum() <= cap * len(counts)
         if not complete:
             # never more than the most crowded quarter of the probes: past 1,000 hours a
@@ -287,7 +312,7 @@ class Index:
         """A row holds its tracks' entries in track order, so each track's are one run of
         it, found by binary search: the cost is a search per pair, not the row's length."""
         rows = _rows(hashes, self.row_bits)
-        lo, hi = self.offsets[rows].astype(np.int64), self.offsets[rows + 1].astype(np.int64)
+        lo, hi = self.offsets[rows], self.offsets[rows + 1]
         first = _lower_bound(self.frames, lo, hi, self.starts[tracks])
         end = _lower_bound(self.frames, first, hi, self.starts[tracks] + self.lengths[tracks])
         return Hits(*gather_runs(self.frames, first, end - first))
@@ -298,7 +323,7 @@ class Index:
         return track, frames.astype(np.int64) - self.starts[track]
 
 
-def gather_runs(frames: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gather_runs(frames: np.ndarray | Frames, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(i, frames[lo[i] + j]) for every i and every j < counts[i]: slices gathered in one go."""
     total = int(counts.sum())
     probe = np.repeat(np.arange(len(lo)), counts)
@@ -306,7 +331,7 @@ def gather_runs(frames: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple
     return probe, frames[first + np.arange(total)]
 
 
-def _lower_bound(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _lower_bound(values: np.ndarray | Frames, lo: np.ndarray, hi: np.ndarray, target: np.ndarray) -> np.ndarray:
     """For each i, the first position in values[lo[i]:hi[i]] not below target[i] (hi[i]
     if none), for slices ordered as far as the comparison goes: a binary search of
     every slice at once, one vectorised step per halving."""
