@@ -99,9 +99,10 @@ def test_one_clip_identify_loads_the_index_snapshot_and_nothing_of_the_service(
     tmp_path: Path, demo_folder: Path
 ) -> None:
     """The engine issue's contract: the store from $CLEARED_DB, one JSON line per file, and
-    a start that imports no web stack, no service, no API models, no PostgreSQL driver and
-    no scipy (a 10 s clip is cheaper with NumPy's FFT than with scipy's import), reading
-    the index ingest saved rather than every fingerprint."""
+    a start that imports no web stack, no service, no API models, no PostgreSQL driver, no
+    scipy (a 10 s clip is cheaper with NumPy's FFT than with scipy's import) and no
+    pydantic (its import alone is most of numpy and av's), reading the index ingest saved
+    rather than every fingerprint."""
     db = tmp_path / "clips.db"
     assert cli(db, "ingest", str(demo_folder / "catalog.csv"), "--json").returncode == 0
     assert (tmp_path / "clips.db.index" / "index.json").exists()
@@ -118,6 +119,7 @@ def test_one_clip_identify_loads_the_index_snapshot_and_nothing_of_the_service(
     (line,) = run.stdout.splitlines()
     assert json.loads(line)["matches"][0]["track_id"] == "DEMO03"
     loaded = set(json.loads(run.stderr.splitlines()[-1]))
-    for heavy in ("flask", "werkzeug", "gen.models", "lib.core.service", "lib.web", "psycopg", "scipy", "loguru"):
+    heavy_modules = ("flask", "werkzeug", "gen.models", "lib.core.service", "lib.web", "psycopg", "scipy", "loguru")
+    for heavy in (*heavy_modules, "pydantic", "pydantic_settings"):
         assert heavy not in loaded
     assert "lib.fingerprint.index" in loaded

@@ -33,7 +33,11 @@ def _print(track_id: str, n: int = 100) -> TrackPrint:
 def test_add_get_and_fingerprints_round_trip(empty_store: str) -> None:
     with Catalog(empty_store) as catalog:
         fp = _print("a")
-        assert catalog.add(Track(track_id="a", title="A", duration=201.37, content_id="yes", exclusive="0"), fp, "s")
+        assert catalog.add(
+            Track.validated({"track_id": "a", "title": "A", "duration": 201.37, "content_id": "yes", "exclusive": "0"}),
+            fp,
+            "s",
+        )
         track = catalog.get("a")
         assert track is not None and track.title == "A" and track.content_id and not track.exclusive
         assert track.duration == 201.37
@@ -83,10 +87,29 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         assert catalog.database.execute("PRAGMA journal_mode").rows[0][0] == "wal"
 
 
-@pytest.mark.parametrize("bad", ["", "has space", "a/b"])
-def test_track_id_is_validated(bad: str) -> None:
-    with pytest.raises(ValueError):
-        Track(track_id=bad)
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"track_id": ""}, "track_id"),
+        ({"track_id": "has space"}, "track_id"),
+        ({"track_id": "a/b"}, "track_id"),
+        ({"track_id": "x" * 129}, "track_id"),
+        ({"title": "no id"}, "track_id"),
+        ({"track_id": "a", "content_id": "maybe"}, "content_id"),
+        ({"track_id": "a", "duration": "long"}, "duration"),
+        ({"track_id": "a", "title": 7}, "title"),
+    ],
+)
+def test_track_metadata_is_validated(bad: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        Track.validated(bad)
+
+
+def test_track_metadata_is_read_as_a_csv_gives_it() -> None:
+    track = Track.validated(
+        {"track_id": " a.1 ", "title": " Song ", "duration": "12.5", "exclusive": "Yes", "extra": "x"}
+    )
+    assert track == Track(track_id="a.1", title="Song", duration=12.5, exclusive=True, content_id=False)
 
 
 def test_a_forked_child_neither_shares_nor_breaks_the_parents_connections(store: str) -> None:

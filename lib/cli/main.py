@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -24,12 +25,13 @@ from lib.analysis import Identified
 from lib.cli import keys as keys_cli
 from lib.core.recognizer import Recognizer
 from lib.fingerprint.audio import DecodeError
-from lib.settings import Settings
 from lib.store import Catalog, LayoutMismatch, connect, is_url, schema
+from lib.store.settings import InvalidStoreSetting, StoreSettings
 
 if TYPE_CHECKING:
     from gen.models import IdentifyTaskResult
     from lib.core.service import Service
+    from lib.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -173,7 +175,7 @@ def _ingest(engine: Recognizer, args: argparse.Namespace) -> int:
     return 1 if summary.failed and not summary.added and not summary.skipped else 0
 
 
-def _identify_alone(settings: Settings, args: argparse.Namespace) -> int:
+def _identify_alone(settings: StoreSettings, args: argparse.Namespace) -> int:
     """`identify` with the store and its index only (the module docstring says why)."""
     recognizer = Recognizer.from_settings(settings)
     try:
@@ -194,12 +196,14 @@ def _with_service(settings: Settings, args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """The server's settings (CLEARED_*), with `--db` naming the store when given."""
+    from lib.settings import Settings
+
     if not args.db:
         return Settings()
     return Settings(database_url=args.db) if is_url(args.db) else Settings(db=args.db, database_url=None)
 
 
-def _migrate(settings: Settings) -> int:
+def _migrate(settings: StoreSettings) -> int:
     database = connect(settings.store, settings.database_pool_size, migrate=False)
     try:
         ran = schema.migrate(database)
@@ -234,7 +238,7 @@ def _worker(service: Service, threads: int | None) -> int:
 def _tracks(catalog: Catalog, as_json: bool) -> int:
     tracks = catalog.tracks()
     if as_json:
-        print(json.dumps([t.model_dump() for t in tracks]))
+        print(json.dumps([t.as_dict() for t in tracks]))
     for t in [] if as_json else tracks:
         print(f"{t.track_id}\t{t.artist}\t{t.title}\t{t.album}\t{t.label}\t{t.duration:.1f}s")
     return 0
@@ -295,12 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(write_catalog(args.folder, count=args.count))
         return 0
-    settings = _settings(args)
-    if args.command == "migrate":
-        return _migrate(settings)
     try:
-        return (_identify_alone if args.command == "identify" else _with_service)(settings, args)
-    except LayoutMismatch as error:
+        if args.command == "identify":
+            return _identify_alone(StoreSettings.from_environment(os.environ, args.db), args)
+        if args.command == "migrate":
+            return _migrate(StoreSettings.from_environment(os.environ, args.db))
+        return _with_service(_settings(args), args)
+    except (LayoutMismatch, InvalidStoreSetting) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mutagen
-from pydantic import ValidationError
 from tqdm import tqdm
 
 from lib.core.covers import embedded_art
@@ -144,11 +143,11 @@ def new_track(
     path: Path, sha1: str, metadata: Mapping[str, object], config: EngineConfig, max_seconds: float | None = None
 ) -> NewTrack:
     """Decode a file and make its catalog track (metadata + duration), reference
-    fingerprint and cover. Raises `audio.DecodeError`, or pydantic's `ValidationError`
+    fingerprint and cover. Raises `audio.DecodeError`, or `InvalidTrack`
     for bad metadata."""
     report = audio.Report()
     samples = audio.load(path, config, max_seconds, report)
-    track = Track.model_validate({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
+    track = Track.validated({**metadata, "duration": round(len(samples) / config.sample_rate, 3)})
     return NewTrack(
         track, reference_print(track.track_id, samples, config), sha1, embedded_art(path), tuple(report.warnings)
     )
@@ -205,7 +204,7 @@ class _Fingerprinter:
                 return _Result(item)
             metadata = {"track_id": "T" + sha1[:16], **read_tags(item.path), **item.metadata}
             return _Result(item, new_track(item.path, sha1, metadata, self.config))
-        except (OSError, ValueError, ValidationError) as error:
+        except (OSError, ValueError) as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             return _Result(item, error=f"{item.path}: {message}")
 

@@ -37,10 +37,10 @@ from lib.fingerprint.joined import Joined
 from lib.fingerprint.live import LiveIndex
 from lib.fingerprint.match import Match
 from lib.fingerprint.pipeline import identify, segments
-from lib.settings import Settings
 from lib.store import Catalog, connect, schema
 from lib.store.catalog import REFERENCE
 from lib.store.postings import PostingsIndex
+from lib.store.settings import StoreSettings
 
 Lookups = Literal["memory", "database"]
 Held = LiveIndex | PostingsIndex
@@ -67,7 +67,7 @@ class Recognizer:
         keep_freed_memory()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Recognizer:
+    def from_settings(cls, settings: StoreSettings) -> Recognizer:
         """The store `settings` name (its schema brought up to date, or refused when
         migrations are off and some are pending) and its index, as the service opens them
         and the command line's identify alone does."""

@@ -58,7 +58,7 @@ class Decoded:
 class Service:
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
-        self.recognizer = Recognizer.from_settings(settings)
+        self.recognizer = Recognizer.from_settings(settings.store_settings)
         self.catalog = self.recognizer.catalog
         self.database = self.catalog.database
         fast_fft()  # a service answers many queries: the faster FFT's import is paid once, here

@@ -17,8 +17,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from lib.analysis import searched
 from lib.core.ingest import add_track
 from lib.core.service import Bill, Service
@@ -28,6 +26,7 @@ from lib.fingerprint import audio
 from lib.products.long_media import long_media_result
 from lib.products.rules import heard, qualifying, song, strongest_per_track
 from lib.store import Track
+from lib.store.models import InvalidTrack
 from lib.store.tasks import Task
 
 ADD = "add_audio_in_index"
@@ -78,8 +77,8 @@ def _add(service: Service, task: Task, path: Path) -> Ran:
         added = add_track(service.catalog, path, metadata, service.settings.max_index_seconds, task.owner)
     except audio.DecodeError:
         raise UnsupportedMedia("unsupported_media", "not an audio or video file that can be decoded") from None
-    except ValidationError as error:
-        raise InvalidInput("invalid_metadata", str(error.errors()[0]["msg"])) from None
+    except InvalidTrack as error:
+        raise InvalidInput("invalid_metadata", str(error)) from None
     return {
         "music_id": task.music_id, "track_id": added.track_id, "already_indexed": added.already_indexed
     }, added.seconds  # fmt: skip

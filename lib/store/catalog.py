@@ -29,9 +29,9 @@ from lib.fingerprint.index import TrackPrint
 from lib.store import postings
 from lib.store.connection import connect
 from lib.store.database import Connection, Database, only_owner
-from lib.store.models import Cover, Track
+from lib.store.models import FIELD_TYPES, Cover, Track
 
-_FIELDS = list(Track.model_fields)
+_FIELDS = list(FIELD_TYPES)
 _CHANGES = "cleared:catalog-changes"
 REFERENCE = ""  # the owner of the operator's reference catalog; any other owner's tracks are its collection
 
@@ -41,7 +41,9 @@ class LayoutMismatch(RuntimeError):
 
 
 def _track(row: Sequence[Any]) -> Track:
-    return Track(**dict(zip(_FIELDS, row, strict=True)))
+    """A stored row as a track (SQLite keeps the flags as 0 and 1)."""
+    values = dict(zip(_FIELDS, row, strict=True))
+    return Track(**values | {"content_id": bool(values["content_id"]), "exclusive": bool(values["exclusive"])})
 
 
 class Catalog:
@@ -115,7 +117,7 @@ class Catalog:
     ) -> bool:  # fmt: skip
         """Store a track with its fingerprint (and its file's art) in `owner`'s collection;
         False if its id, or its audio in that collection, is already there."""
-        values = track.model_dump()
+        values = track.as_dict()
         columns = [*_FIELDS, "audio_sha1", "added_at", "owner"]
         params = [int(v) if isinstance(v, bool) else v for v in (values[f] for f in _FIELDS)]
         params += [audio_sha1, datetime.now(UTC).isoformat(timespec="seconds"), owner]
@@ -167,8 +169,8 @@ class Catalog:
             ).fetchone()
             if row is None:
                 return None
-            updated = Track.model_validate({**_track(row).model_dump(), **changes, "track_id": track_id})
-            values = updated.model_dump()
+            updated = Track.validated({**_track(row).as_dict(), **changes, "track_id": track_id})
+            values = updated.as_dict()
             db.execute(
                 f"UPDATE tracks SET {', '.join(f'{f} = ?' for f in fields)} WHERE track_id = ?",
                 [int(v) if isinstance(v, bool) else v for v in (values[f] for f in fields)] + [track_id],

@@ -94,7 +94,7 @@ def list_tracks() -> Response:
     offset, limit = _int_arg("offset", 0, 0, 10**9), _int_arg("limit", 50, 1, 500)
     filters = {name: request.args[name] for name in _FILTERS if request.args.get(name)}
     found, total = current().catalog.page(offset, limit, filters, _collection())
-    return jsonify(tracks=[t.model_dump() for t in found], total=total, offset=offset, limit=limit)
+    return jsonify(tracks=[t.as_dict() for t in found], total=total, offset=offset, limit=limit)
 
 
 def _collection() -> str:
@@ -126,7 +126,7 @@ def get_track(track_id: str) -> Response:
     track = current().catalog.get(track_id, _collection())
     if track is None:
         raise _no_track(track_id)
-    return jsonify(track.model_dump())
+    return jsonify(track.as_dict())
 
 
 @index_api.patch("/tracks/<track_id>")
@@ -135,7 +135,7 @@ def update_track(track_id: str) -> Response:
     updated = current().catalog.update(track_id, changes, _collection())
     if updated is None:
         raise _no_track(track_id)
-    return jsonify(updated.model_dump())
+    return jsonify(updated.as_dict())
 
 
 @index_api.delete("/tracks/<track_id>")
