@@ -13,17 +13,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lib.store.settings import DEFAULT_DB, DEFAULT_POOL_SIZE, StoreSettings
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARED_", frozen=True)
 
-    # the store's six settings are also read without pydantic (lib/store/settings.py says why)
-    db: Path = DEFAULT_DB
+    # the store's six settings, first to index_snapshot, are also read without pydantic by
+    # lib/store/settings.py (it says why), which the service builds from these (StoreSettings.of)
+    db: Path = Path("data/cleared.db")
     # the shared store for many instances and workers: postgresql://user@host/db (replaces `db`)
     database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
-    database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, description="connections per process, at most")
+    database_pool_size: int = Field(default=10, ge=1, description="connections per process, at most")
     database_migrate: bool = Field(
         default=True, description="migrate the schema at start (else: python -m lib migrate)"
     )
@@ -101,17 +100,10 @@ class Settings(BaseSettings):
     # a cloud instance's catalog: fetched from gs://bucket/object to `db` at start when `db` is absent
     catalog_url: str | None = Field(default=None, pattern=r"^gs://[^/]+/.+")
 
-    @property
-    def store_settings(self) -> StoreSettings:
-        """Where the store is and how the recognizer opens it (`snapshot`: where the
-        in-memory index is saved, by default beside an SQLite store)."""
-        return StoreSettings(
-            self.db, self.database_url, self.database_pool_size, self.database_migrate, self.index, self.index_snapshot
-        )
-
     @model_validator(mode="after")
-    def _store_settings_hold(self) -> Settings:
-        self.store_settings  # noqa: B018  (its own checks: lookups in the database need PostgreSQL)
+    def _database_lookups_need_postgresql(self) -> Settings:
+        if self.index == "database" and self.database_url is None:
+            raise ValueError("CLEARED_INDEX=database needs CLEARED_DATABASE_URL (PostgreSQL answers the look-ups)")
         return self
 
     @model_validator(mode="after")

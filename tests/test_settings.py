@@ -35,7 +35,7 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_both_readers_agree(environ: pytest.MonkeyPatch, values: dict[str, str]) -> None:
     for name, value in values.items():
         environ.setenv(name, value)
-    assert StoreSettings.from_environment(os.environ) == Settings().store_settings
+    assert StoreSettings.from_environment(os.environ) == StoreSettings.of(Settings())
 
 
 @pytest.mark.parametrize(
@@ -60,9 +60,8 @@ def test_both_readers_refuse(environ: pytest.MonkeyPatch, values: dict[str, str]
 
 def test_db_option_names_the_store(environ: pytest.MonkeyPatch) -> None:
     environ.setenv("CLEARED_DATABASE_URL", "postgresql://u@h/d")
-    assert (
-        StoreSettings.from_environment(os.environ, "x.db")
-        == Settings(db=Path("x.db"), database_url=None).store_settings
+    assert StoreSettings.from_environment(os.environ, "x.db") == StoreSettings.of(
+        Settings(db=Path("x.db"), database_url=None)
     )
     url = "postgresql://other@h/e"
     assert StoreSettings.from_environment(os.environ, url).store == url

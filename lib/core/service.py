@@ -29,6 +29,7 @@ from lib.fingerprint.spectrogram import fast_fft
 from lib.settings import Settings
 from lib.store.catalog import REFERENCE
 from lib.store.keys import Clock, KeyStore, utc_now
+from lib.store.settings import StoreSettings
 from lib.store.streams import StreamStore
 from lib.store.tasks import Music, TaskStore
 from lib.store.webhook_secrets import WebhookSecrets
@@ -58,7 +59,7 @@ class Decoded:
 class Service:
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
-        self.recognizer = Recognizer.from_settings(settings.store_settings)
+        self.recognizer = Recognizer.from_settings(StoreSettings.of(settings))
         self.catalog = self.recognizer.catalog
         self.database = self.catalog.database
         fast_fft()  # a service answers many queries: the faster FFT's import is paid once, here

@@ -4,9 +4,8 @@ one-clip `python -m lib identify` needs.
 Why a second reader of `CLEARED_*`: `lib.settings.Settings` is pydantic-settings, whose
 import alone costs more CPU than numpy and PyAV together (0.16 s against 0.12 + 0.05),
 and the engine issue holds that command to twice the import of numpy and av. The service
-builds this from its validated `Settings` (`Settings.store_settings`); the command line
-reads the same six variables here, by the same rules (tests/test_settings.py compares the
-two on every variable).
+builds this from its validated `Settings` (`StoreSettings.of`); the command line reads the
+same six variables here, by the same rules (tests/test_settings.py compares the two).
 """
 
 from __future__ import annotations
@@ -16,9 +15,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from lib.store.connection import is_url
+
+if TYPE_CHECKING:
+    from lib.settings import Settings
 
 DEFAULT_DB = Path("data/cleared.db")
 DEFAULT_POOL_SIZE = 10
@@ -44,6 +46,17 @@ class StoreSettings:
             raise InvalidStoreSetting(
                 "CLEARED_INDEX=database needs CLEARED_DATABASE_URL (PostgreSQL answers the look-ups)"
             )
+
+    @classmethod
+    def of(cls, settings: Settings) -> StoreSettings:
+        return cls(
+            settings.db,
+            settings.database_url,
+            settings.database_pool_size,
+            settings.database_migrate,
+            settings.index,
+            settings.index_snapshot,
+        )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ, db: str | None = None) -> StoreSettings:
