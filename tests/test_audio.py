@@ -62,6 +62,17 @@ def test_ogg_vorbis(tmp_path: Path, source: np.ndarray) -> None:
     assert _similarity(audio.load(path), _expected(source)) > 0.9
 
 
+def test_files_decoded_inside_ffmpeg_match_pyavs_loop(tmp_path: Path, source: np.ndarray) -> None:
+    """The fast path (an `amovie` source) gives the samples PyAV's loop gives, for any file
+    name: it is an option value, not part of a filter string."""
+    path = tmp_path / "a b:c'd,e[f]=%20é.ogg"
+    soundfile.write(path, np.stack([source, source[::-1]], axis=1), RATE, format="OGG", subtype="VORBIS")
+    fast = np.concatenate(list(audio._decode_file(path, DEFAULT.sample_rate)))
+    pyav = np.concatenate(list(audio._decode_ffmpeg(path, DEFAULT.sample_rate)))
+    np.testing.assert_array_equal(fast, pyav)
+    np.testing.assert_array_equal(audio.load(path), pyav)
+
+
 def test_stereo_is_downmixed(tmp_path: Path, source: np.ndarray) -> None:
     path = tmp_path / "stereo.wav"
     other = song(6, SECONDS)
