@@ -134,7 +134,8 @@ def _decode_file(path: Path, rate: int) -> Iterator[Chunk]:
     graph = av.filter.Graph()
     try:
         chain = [
-            graph.add("amovie", filename=f"file:{path.resolve()}", streams="da"),
+            # a playlist or concat list inside the file may name local files only
+            graph.add("amovie", filename=f"file:{path.resolve()}", streams="da", format_opts="protocol_whitelist=file"),
             graph.add("aformat", "sample_fmts=flt:channel_layouts=mono"),
             graph.add("aresample", str(rate)),
             graph.add("asetnsamples", f"n={round(rate * _CHUNK_SECONDS)}:p=0"),
