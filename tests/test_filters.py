@@ -1,11 +1,11 @@
-"""The NumPy sliding filters against their definitions, computed cell by cell."""
+"""The NumPy filters and median against their definitions (cell by cell) and NumPy's own."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lib.fingerprint.filters import box_mean_at, dilated, maximum_2d
+from lib.fingerprint.filters import box_mean_at, dilated, maximum_2d, median
 
 
 @pytest.fixture
@@ -42,3 +42,10 @@ def test_dilated_grows_each_true_cell_to_its_box() -> None:
     grown = dilated(mask, (5, 3))
     assert grown[2:7, 3:6].all() and grown[0:3, 7:9].all()
     assert grown.sum() == 15 + 6
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 1001])
+def test_median_is_numpys(n: int) -> None:
+    values = np.random.default_rng(n).normal(size=n).astype(np.float32)
+    assert median(values) == float(np.median(values))
+    assert median(values.astype(np.float64)) == float(np.median(values.astype(np.float64)))

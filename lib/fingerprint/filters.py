@@ -1,4 +1,4 @@
-"""Sliding maximum and mean over a spectrogram, in NumPy alone.
+"""Sliding maximum and mean over a spectrogram, and a median, in NumPy alone.
 
 scipy.ndimage did this before, but importing it took 0.3 s, more than the whole rest of
 answering one clip from the command line (`python -m lib identify`). The neighbourhoods
@@ -46,3 +46,14 @@ def box_mean_at(a: np.ndarray, rows: np.ndarray, columns: np.ndarray, size: int)
 def dilated(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Boolean dilation by a (rows, columns) box of odd `size`, as the running maximum of the mask."""
     return maximum_2d(mask.view(np.uint8), size).view(bool)
+
+
+def median(values: np.ndarray) -> float:
+    """`np.median` of a 1-D array without NaNs, the same value: np.median checks for NaNs
+    through numpy.ma, whose first import took 18 ms of a one-clip identify's 70."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("median of nothing")
+    middle = n // 2
+    part = np.partition(values, [middle - 1, middle] if n % 2 == 0 else middle)
+    return float(part[middle] if n % 2 else np.mean(part[middle - 1 : middle + 1]))

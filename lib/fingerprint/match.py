@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
+from lib.fingerprint.filters import median
 from lib.fingerprint.hashes import IDENTITY, Grid, Hashes, Landmarks, warp
 from lib.fingerprint.index import HashIndex
 from lib.fingerprint.score import confidence
@@ -315,7 +316,7 @@ def _refine(
     q, r = q[unique], r[unique]
     run = (q >= q_start) & (q <= last_anchor)  # chance hits elsewhere in the cell would tilt the fit
     tempo = _measured_tempo(q[run], r[run], tempo, config)
-    intercept = float(np.median(r[run] - tempo * q[run]))
+    intercept = median(r[run] - tempo * q[run])
     seconds = config.frame_seconds
     return Match(
         track_id=index.track_ids[track],

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lib.fingerprint.config import DEFAULT, EngineConfig
-from lib.fingerprint.filters import box_mean_at, maximum_2d
+from lib.fingerprint.filters import box_mean_at, maximum_2d, median
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _power(spec: np.ndarray) -> np.ndarray:
 
 def levels(spec: np.ndarray, power: np.ndarray | None = None) -> Levels:
     power = _power(spec) if power is None else power
-    return Levels(float(spec.max(initial=-100.0)), float(np.median(power.mean(axis=1))))
+    return Levels(float(spec.max(initial=-100.0)), median(power.mean(axis=1)))
 
 
 def _with_noise_floor(power: np.ndarray, median_power: float, below_db: float) -> np.ndarray:
