@@ -12,11 +12,13 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.products import PRODUCTS
-from lib.store.keys import KeyStore, month_of
-from lib.store.webhook_secrets import WebhookSecrets
+
+if TYPE_CHECKING:  # the stores come with the service; every command builds this parser
+    from lib.store.keys import KeyStore
+    from lib.store.webhook_secrets import WebhookSecrets
 
 DEFAULT_RATE = "60/minute"
 
@@ -121,6 +123,8 @@ def run(store: KeyStore, webhook_secrets: WebhookSecrets, args: argparse.Namespa
             return 0
         print(f"error: no active key {args.key_id}", file=sys.stderr)
         return 1
+    from lib.store.keys import month_of
+
     month = None if args.all else args.month or month_of(store.clock())
     rows = store.usage(month, args.key_id)
     if args.json:
