@@ -46,6 +46,16 @@ def test_a_snapshot_of_another_layout_is_not_used(tmp_path: Path) -> None:
     assert Index.mapped(tmp_path / "absent") is None
 
 
+def test_a_snapshot_of_plain_arrays_is_rebuilt(tmp_path: Path) -> None:
+    """Snapshots before the packed arrays held offsets.npy and frames.npy: not read."""
+    Index.build([_print("a", 0)]).save(tmp_path / "snap", {})
+    for packed in ("row_base", "row_within", "frames_low", "frames_high"):
+        (tmp_path / "snap" / f"{packed}.npy").unlink()
+    np.save(tmp_path / "snap" / "offsets.npy", np.zeros(3, np.uint32))
+    np.save(tmp_path / "snap" / "frames.npy", np.zeros(2, np.uint32))
+    assert Index.mapped(tmp_path / "snap") is None
+
+
 def test_recognizer_opens_the_snapshot_and_replays_changes_since(tmp_path: Path) -> None:
     db, snap = tmp_path / "c.db", tmp_path / "c.db.index"
     names = [f"t{i:02d}" for i in range(20)]  # one change is a small share: replayed, not rebuilt
