@@ -376,6 +376,10 @@ def test_a_store_from_before_owners_becomes_the_reference_catalog(
         assert catalog.remove("old") and catalog.cover("old") is None  # the cascade survived the rebuild
         assert catalog.database.execute("SELECT operator FROM api_keys").rows == [(0,)]
     # calls counted per month before usage was counted per day (migration 6) are kept, with their owner
-    assert KeyStore(empty_store).usage("2026-10") == [
-        {"caller": "k1", "owner": "acme", "product": "dn", "month": "2026-10", "calls": 7, "media_minutes": 0.0}
-    ]
+    keys = KeyStore(empty_store)
+    try:
+        assert keys.usage("2026-10") == [
+            {"caller": "k1", "owner": "acme", "product": "dn", "month": "2026-10", "calls": 7, "media_minutes": 0.0}
+        ]
+    finally:
+        keys.close()  # its PostgreSQL pool, else closed by the garbage collector on one of the pool's threads
