@@ -325,10 +325,10 @@ class Index:
 
 def gather_runs(frames: np.ndarray | Frames, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(i, frames[lo[i] + j]) for every i and every j < counts[i]: slices gathered in one go."""
-    total = int(counts.sum())
     probe = np.repeat(np.arange(len(lo)), counts)
-    first = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    return probe, frames[first + np.arange(total)]
+    at = (lo - (np.cumsum(counts) - counts))[probe]  # a gather: a third faster than a second repeat
+    at += np.arange(len(probe))
+    return probe, frames[at]
 
 
 def _lower_bound(values: np.ndarray | Frames, lo: np.ndarray, hi: np.ndarray, target: np.ndarray) -> np.ndarray:
