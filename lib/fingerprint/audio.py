@@ -1,9 +1,10 @@
 """Decode any container/codec to mono float32 at the engine's sample rate.
 
-FFmpeg (through PyAV) reads nearly everything, audio tracks of videos included. A few
-real Ogg Vorbis files make FFmpeg fail in header parsing while libvorbis reads them fine,
-so libsndfile (soundfile) is the fallback; its blocks go through the same FFmpeg
-resampler, so both paths produce identical sample streams.
+FFmpeg reads nearly everything, audio tracks of videos included: a file inside its own
+filter graph (fast), a stream through PyAV's decode loop. A few real Ogg Vorbis files
+make FFmpeg fail in header parsing while libvorbis reads them fine, so libsndfile
+(soundfile) is the fallback; its blocks go through the same FFmpeg resampler, so every
+path produces the same sample stream.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT, report: Report | No
     if sndfile:
         decoders.append(("libsndfile", lambda: _decode_soundfile(path, rate)))
     produced = 0  # samples yielded, from the start of the file
-    stops: list[tuple[int, BaseException]] = []  # where each decoder that failed stopped, and why
+    stops: list[tuple[str, int, BaseException]] = []  # each decoder that failed, where it stopped, why
     finisher: str | None = None
     for name, decode in decoders:
         seen = 0  # samples this decoder decoded, from the start of the file
@@ -247,14 +248,14 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT, report: Report | No
                 if len(rest):
                     yield rest
         except _FAILURES as error:
-            stops.append((seen, error))
+            stops.append((name, seen, error))
             continue
         finisher = name
         break
     why = "; ".join(_distinct(stops))
     if not produced:
         raise DecodeError(f"{path.name}: not readable audio ({why})")
-    ffmpeg_stop = max(seen for seen, _ in stops[:2]) if stops else 0
+    ffmpeg_stop = max((seen for name, seen, _ in stops if name == "FFmpeg"), default=0)
     if finisher == "FFmpeg" or (finisher == "libsndfile" and not ffmpeg_stop):
         return  # FFmpeg read it, or could not start and libsndfile read it all: this file's decoder
     if finisher == "libsndfile":
@@ -268,9 +269,9 @@ def stream(path: str | Path, config: EngineConfig = DEFAULT, report: Report | No
             report.lost_after = round(produced / rate, 3)
 
 
-def _distinct(stops: list[tuple[int, BaseException]]) -> list[str]:
+def _distinct(stops: list[tuple[str, int, BaseException]]) -> list[str]:
     """The decoders' errors, each once (both FFmpeg paths often fail alike)."""
-    return list(dict.fromkeys(str(error) for _, error in stops))
+    return list(dict.fromkeys(str(error) for _, _, error in stops))
 
 
 class Limited:
