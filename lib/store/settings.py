@@ -2,7 +2,7 @@
 one-clip `python -m lib identify` needs.
 
 Why a second reader of `CLEARED_*`: `lib.settings.Settings` is pydantic-settings, whose
-import alone costs more CPU than numpy and PyAV together (0.16 s against 0.12 + 0.05),
+import alone costs about as much CPU as numpy and PyAV together (0.16 s against 0.17),
 and the engine issue holds that command to twice the import of numpy and av. The service
 builds this from its validated `Settings` (`StoreSettings.of`); the command line reads the
 same six variables here, by the same rules (tests/test_settings.py compares the two).
